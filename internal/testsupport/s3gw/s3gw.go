@@ -1,0 +1,230 @@
+// Package s3gw runs a real S3-compatible server for tests: the versitygw gateway with its
+// posix backend on a temporary folder, on a free loopback port. Stop and Restart let a test
+// take the storage away mid-operation and bring it back with the same port and data.
+package s3gw
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/privatedesk/helpdesk-operator/internal/testsupport/binaries"
+)
+
+const (
+	startTimeout = 60 * time.Second
+	stopTimeout  = 15 * time.Second
+)
+
+// Server is one versitygw process with its data folder. Its methods are safe for concurrent use.
+type Server struct {
+	// Endpoint is host:port (no scheme, as minio-go wants it); plain HTTP.
+	Endpoint  string
+	AccessKey string
+	SecretKey string
+	// Dir holds the bucket folders (data/) and versitygw.log.
+	Dir string
+
+	binary string
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// Start starts versitygw and registers tb.Cleanup to stop it and remove its folder.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	srv, stop, err := StartMain()
+	if err != nil {
+		tb.Fatalf("s3gw: %v", err)
+	}
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			tb.Logf("s3gw: last lines of %s:\n%s", srv.LogPath(), srv.logTail())
+		}
+		stop()
+	})
+	return srv
+}
+
+// StartMain is Start for TestMain, which has no testing.TB: call stop when done.
+func StartMain() (*Server, func(), error) {
+	binary, err := binaries.Versitygw()
+	if err != nil {
+		return nil, nil, err
+	}
+	dir, err := os.MkdirTemp("", "s3gw-")
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.Mkdir(filepath.Join(dir, "data"), 0o755); err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	srv := &Server{
+		Endpoint:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		AccessKey: "test" + randomHex(6),
+		SecretKey: randomHex(20),
+		Dir:       dir,
+		binary:    binary,
+	}
+	if err := srv.start(); err != nil {
+		srv.Stop()
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return srv, func() { srv.Stop(); os.RemoveAll(dir) }, nil
+}
+
+// LogPath is the gateway's log file.
+func (s *Server) LogPath() string { return filepath.Join(s.Dir, "versitygw.log") }
+
+// Client is a minio-go client for the gateway.
+func (s *Server) Client(tb testing.TB) *minio.Client {
+	tb.Helper()
+	c, err := s.client()
+	if err != nil {
+		tb.Fatalf("s3gw: client: %v", err)
+	}
+	return c
+}
+
+// CreateBucket creates bucket name.
+func (s *Server) CreateBucket(tb testing.TB, name string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Client(tb).MakeBucket(ctx, name, minio.MakeBucketOptions{}); err != nil {
+		tb.Fatalf("s3gw: creating bucket %s: %v", name, err)
+	}
+}
+
+// Stop stops the gateway (the data stays). Stopping a stopped server does nothing.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(stopTimeout):
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
+	s.cmd = nil
+}
+
+// Restart stops the gateway if it runs and starts it again on the same port with the same data.
+func (s *Server) Restart() error {
+	s.Stop()
+	return s.start()
+}
+
+func (s *Server) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	logFile, err := os.OpenFile(s.LogPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(s.binary, "--access", s.AccessKey, "--secret", s.SecretKey,
+		"--port", s.Endpoint, "--quiet", "posix", filepath.Join(s.Dir, "data"))
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting versitygw: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	s.cmd, s.exited = cmd, exited
+	return s.waitReady(exited)
+}
+
+// waitReady polls with a bounded deadline until the gateway answers an S3 request.
+func (s *Server) waitReady(exited chan struct{}) error {
+	c, err := s.client()
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(startTimeout)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return fmt.Errorf("versitygw exited while starting; see %s:\n%s", s.LogPath(), s.logTail())
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := c.ListBuckets(ctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		lastErr = err
+		select {
+		case <-exited:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("versitygw did not answer within %s (last error: %v); see %s", startTimeout, lastErr, s.LogPath())
+}
+
+func (s *Server) client() (*minio.Client, error) {
+	return minio.New(s.Endpoint, &minio.Options{
+		Creds:     credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""),
+		Secure:    false,
+		Region:    "us-east-1",
+		Transport: &http.Transport{DisableKeepAlives: false},
+		// One try: the readiness probe retries by itself, boundedly.
+		MaxRetries: 1,
+	})
+}
+
+func (s *Server) logTail() string {
+	b, err := os.ReadFile(s.LogPath())
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > 30 {
+		lines = lines[len(lines)-30:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
