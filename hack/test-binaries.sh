@@ -44,6 +44,7 @@ install_binaries() {
   local src=$1 dest=$2; shift 2
   local tmp; tmp=$(mktemp -d "$BIN_DIR/.install.XXXXXX")
   for name in "$@"; do mv "$src/$name" "$tmp/$name"; done
+  chmod 755 "$tmp"
   rm -rf "$dest"; mv "$tmp" "$dest"
 }
 
@@ -136,6 +137,12 @@ print_env() {
 
 mkdir -p "$BIN_DIR" "$SRC_DIR"
 [[ $# -gt 0 ]] || set -- all
+if [[ $* != env ]]; then
+  # One build at a time: parallel test packages (and people) may ask at once, and the
+  # builds share a scratch folder and two cores anyway.
+  exec 9>"$CACHE_DIR/.build.lock"
+  flock 9
+fi
 for target in "$@"; do
   case $target in
     envtest) build_envtest ;;

@@ -1,0 +1,305 @@
+// Package vaultdev runs a real Vault server for tests. Unlike `vault server -dev` it keeps its
+// state in a file storage backend, so a test can stop Vault (to see the operator cope with an
+// outage) and start it again with the same keys, policies, KV data and tokens.
+package vaultdev
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/privatedesk/helpdesk-operator/internal/testsupport/binaries"
+)
+
+const (
+	// Vault starts in well under a second here; the margin covers a loaded 2-core machine.
+	startTimeout = 60 * time.Second
+	stopTimeout  = 15 * time.Second
+)
+
+// Server is one Vault process with its state folder. Its methods are safe for concurrent use.
+type Server struct {
+	// Addr is the server's URL, http://127.0.0.1:PORT; it stays the same across Restart.
+	Addr string
+	// RootToken is the root token from the one-time init; it stays valid across Restart.
+	RootToken string
+	// UnsealKey is the single unseal key share, needed after every start.
+	UnsealKey string
+	// Dir holds the config, the storage backend and vault.log.
+	Dir string
+
+	binary string
+	mu     sync.Mutex
+	proc   *process
+}
+
+type process struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error // Wait's result, set before exited is closed
+}
+
+// Start starts a real Vault server on a free 127.0.0.1 port and registers tb.Cleanup to
+// stop it and remove its folder. A missing binary fails the test with the build hint.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	srv, stop, err := StartMain()
+	if err != nil {
+		tb.Fatalf("vaultdev: %v", err)
+	}
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			tb.Logf("vaultdev: last lines of %s:\n%s", srv.LogPath(), srv.logTail())
+		}
+		stop()
+	})
+	return srv
+}
+
+// StartMain is Start for TestMain, which has no testing.TB: call stop when done.
+func StartMain() (srv *Server, stop func(), err error) {
+	binary, err := binaries.Vault()
+	if err != nil {
+		return nil, nil, err
+	}
+	dir, err := os.MkdirTemp("", "vaultdev-")
+	if err != nil {
+		return nil, nil, err
+	}
+	// Another process may take the free port before Vault binds it; a new port fixes that.
+	for attempt := 0; attempt < 3; attempt++ {
+		srv = &Server{Dir: dir, binary: binary}
+		if err = srv.firstStart(); err == nil {
+			return srv, func() { _ = srv.Stop(); _ = os.RemoveAll(dir) }, nil
+		}
+		_ = srv.Stop()
+		if !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+	}
+	_ = os.RemoveAll(dir)
+	return nil, nil, err
+}
+
+// LogPath is the file Vault's output goes to; it accumulates across restarts.
+func (s *Server) LogPath() string { return filepath.Join(s.Dir, "vault.log") }
+
+// Client returns a client authenticated with the root token. It ignores VAULT_* variables
+// from the environment so a developer's shell cannot point tests at another Vault.
+func (s *Server) Client(tb testing.TB) *vaultapi.Client {
+	tb.Helper()
+	client, err := s.newClient()
+	if err != nil {
+		tb.Fatalf("vaultdev: %v", err)
+	}
+	return client
+}
+
+func (s *Server) newClient() (*vaultapi.Client, error) {
+	cfg := vaultapi.DefaultConfig()
+	cfg.Address = s.Addr
+	cfg.MaxRetries = 0
+	cfg.Timeout = 10 * time.Second
+	client, err := vaultapi.NewClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating a client for %s: %w", s.Addr, err)
+	}
+	client.ClearNamespace()
+	client.SetToken(s.RootToken)
+	return client, nil
+}
+
+// Stop kills the Vault process group and waits for it to exit: Vault is unreachable after.
+// Stopping a stopped server does nothing.
+func (s *Server) Stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.proc
+	if p == nil {
+		return nil
+	}
+	s.proc = nil
+	// SIGTERM lets Vault close its storage cleanly; SIGKILL bounds the wait.
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(stopTimeout):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.exited
+	}
+	// Children in the group (plugins) die with it.
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	return nil
+}
+
+// Restart starts Vault again on the same port with the same storage and unseals it, so
+// keys, policies, KV data and tokens (RootToken included) survive.
+func (s *Server) Restart() error {
+	if err := s.Stop(); err != nil {
+		return err
+	}
+	if err := s.launch(); err != nil {
+		return err
+	}
+	return s.unseal()
+}
+
+func (s *Server) firstStart() error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	s.Addr = "http://127.0.0.1:" + strconv.Itoa(port)
+	config := fmt.Sprintf(`storage "file" {
+  path = %q
+}
+listener "tcp" {
+  address     = "127.0.0.1:%d"
+  tls_disable = true
+}
+api_addr      = %q
+disable_mlock = true
+ui            = false
+log_level     = "info"
+`, filepath.Join(s.Dir, "data"), port, s.Addr)
+	if err := os.WriteFile(s.configPath(), []byte(config), 0o600); err != nil {
+		return err
+	}
+	if err := s.launch(); err != nil {
+		return err
+	}
+	client, err := s.newClient()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	// One share is enough for tests and lets a single call unseal after each restart.
+	init, err := client.Sys().InitWithContext(ctx, &vaultapi.InitRequest{SecretShares: 1, SecretThreshold: 1})
+	if err != nil {
+		return s.failure("initializing Vault", err)
+	}
+	s.RootToken = init.RootToken
+	s.UnsealKey = init.KeysB64[0]
+	return s.unseal()
+}
+
+func (s *Server) configPath() string { return filepath.Join(s.Dir, "vault.hcl") }
+
+// launch starts the process and waits until it answers HTTP (sealed or not).
+func (s *Server) launch() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc != nil {
+		return errors.New("vaultdev: Vault is already running")
+	}
+	logFile, err := os.OpenFile(s.LogPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(s.binary, "server", "-config", s.configPath())
+	cmd.Env = cleanEnv()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Own process group so Stop kills Vault and any plugin it spawned; Pdeathsig so a test
+	// binary killed by a timeout does not leave Vault behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", s.binary, err)
+	}
+	p := &process{cmd: cmd, exited: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.exited) }()
+	s.proc = p
+
+	deadline := time.Now().Add(startTimeout)
+	httpClient := &http.Client{Timeout: 2 * time.Second}
+	for {
+		select {
+		case <-p.exited:
+			s.proc = nil
+			return s.failure("starting Vault", fmt.Errorf("process exited: %v", p.err))
+		default:
+		}
+		resp, err := httpClient.Get(s.Addr + "/v1/sys/health")
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return s.failure("starting Vault", fmt.Errorf("no answer on %s within %s: %w", s.Addr, startTimeout, err))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// unseal unseals and waits until Vault is active, i.e. serves requests.
+func (s *Server) unseal() error {
+	client, err := s.newClient()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if _, err := client.Sys().UnsealWithContext(ctx, s.UnsealKey); err != nil {
+		return s.failure("unsealing Vault", err)
+	}
+	for {
+		health, err := client.Sys().HealthWithContext(ctx)
+		if err == nil && health.Initialized && !health.Sealed && !health.Standby {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return s.failure("waiting for Vault to become active", fmt.Errorf("%v (last error: %v)", ctx.Err(), err))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *Server) failure(what string, err error) error {
+	return fmt.Errorf("%s at %s: %w\nlast lines of %s:\n%s", what, s.Addr, err, s.LogPath(), s.logTail())
+}
+
+func (s *Server) logTail() string {
+	data, err := os.ReadFile(s.LogPath())
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > 40 {
+		lines = lines[len(lines)-40:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// cleanEnv drops VAULT_* so a developer's settings cannot change the test server.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "VAULT_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
