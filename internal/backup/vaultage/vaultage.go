@@ -30,6 +30,9 @@ const StanzaType = "helpdesk-vault-transit"
 // this restore uses (the wrong instance's key, or an edited manifest).
 var ErrWrongKey = errors.New("backup encrypted with a different Vault transit key")
 
+// ErrVault marks a failed Vault call (unreachable, sealed, denied, unknown key).
+var ErrVault = errors.New("vault transit call failed")
+
 var versionRE = regexp.MustCompile(`^vault:v([0-9]+):`)
 
 // Transit names the key that wraps file keys.
@@ -172,6 +175,10 @@ func (t Transit) unwrap(ctx context.Context, ciphertext string) ([]byte, error) 
 
 // describe turns a Vault error into one that says what to fix, without echoing request data.
 func (t Transit) describe(op string, err error) error {
+	return fmt.Errorf("%w: %w", ErrVault, t.explain(op, err))
+}
+
+func (t Transit) explain(op string, err error) error {
 	var re *vaultapi.ResponseError
 	if errors.As(err, &re) {
 		switch re.StatusCode {

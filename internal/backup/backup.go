@@ -1,0 +1,124 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"time"
+)
+
+// Result is what a backup did; the CLI prints it as one JSON line for the controller.
+type Result struct {
+	ID         string        `json:"id"`
+	Size       int64         `json:"size"` // stored bytes of all data objects
+	PlainSize  int64         `json:"plainSize"`
+	Duration   time.Duration `json:"durationNs"`
+	Objects    []ObjectEntry `json:"objects"`
+	KeyVersion int           `json:"keyVersion"`
+}
+
+// Backup makes one backup: attachments and database objects first, manifest last.
+// Vault and the destination are checked before any data is read, so an outage of either
+// fails the backup without running pg_dump.
+func (e *Engine) Backup(ctx context.Context) (*Result, error) {
+	if err := e.check(); err != nil {
+		return nil, err
+	}
+	start := e.now()
+	keyVersion, err := e.Transit.Probe(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("backup aborted before reading any data: %w", err)
+	}
+	if _, err := e.Dest.List(ctx, manifestDir); err != nil {
+		return nil, fmt.Errorf("backup aborted before reading any data: the destination is not usable: %w", err)
+	}
+	id := NewID(start)
+	m := &Manifest{
+		Format:     ManifestFormat,
+		ID:         id,
+		Instance:   e.Instance,
+		AppVersion: e.AppVersion,
+		StartedAt:  start.UTC(),
+		Encryption: Encryption{Scheme: scheme, TransitMount: e.Transit.Mount, KeyName: e.Transit.Key, KeyVersion: keyVersion},
+	}
+	if e.AttachmentsDir != "" {
+		var stats AttachmentStats
+		obj, version, err := e.seal(ctx, dataName(id, filesName), "attachments", func(w io.Writer) error {
+			var err error
+			stats, err = writeTar(ctx, e.AttachmentsDir, w)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("backing up attachments: %w", err)
+		}
+		m.Objects = append(m.Objects, obj)
+		m.Attachments = &stats
+		m.Encryption.KeyVersion = version
+	}
+	obj, version, err := e.dumpDatabase(ctx, id, &m.Postgres)
+	if err != nil {
+		return nil, fmt.Errorf("backing up database %q: %w", e.DB.Name, err)
+	}
+	m.Objects = append(m.Objects, obj)
+	// The file keys of one backup are wrapped moments apart; should a rotation fall in
+	// between, the newest version is recorded (transit unwraps each object by its own header).
+	m.Encryption.KeyVersion = max(m.Encryption.KeyVersion, version)
+	m.FinishedAt = e.now().UTC()
+	if err := putJSON(ctx, e.Dest, manifestName(id), m); err != nil {
+		return nil, fmt.Errorf("writing the manifest of backup %s (its data objects are orphans that retention will delete): %w", id, err)
+	}
+	res := &Result{ID: id, Duration: m.FinishedAt.Sub(start), Objects: m.Objects, KeyVersion: m.Encryption.KeyVersion}
+	for _, o := range m.Objects {
+		res.Size += o.Size
+		res.PlainSize += o.PlainSize
+	}
+	return res, nil
+}
+
+// dumpDatabase exports a REPEATABLE READ snapshot, runs pg_dump in it, and counts every
+// table's rows in the same snapshot while the dump streams, so the counts match the dump.
+func (e *Engine) dumpDatabase(ctx context.Context, id string, info *PostgresInfo) (ObjectEntry, int, error) {
+	conn, err := e.DB.connect(ctx)
+	if err != nil {
+		return ObjectEntry{}, 0, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return ObjectEntry{}, 0, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	// pgx's Begin uses the default isolation; set the snapshot's before its first query.
+	if _, err := tx.Exec(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
+		return ObjectEntry{}, 0, err
+	}
+	var snapshot string
+	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot(), current_setting('server_version')").Scan(&snapshot, &info.ServerVersion); err != nil {
+		return ObjectEntry{}, 0, fmt.Errorf("exporting a snapshot: %w", err)
+	}
+	info.Database = e.DB.Name
+	countsc := make(chan error, 1)
+	obj, version, err := e.seal(ctx, dataName(id, databaseName), "database", func(w io.Writer) error {
+		cmd := exec.CommandContext(ctx, e.DB.tool("pg_dump"), "--format=custom", "--compress=0",
+			"--snapshot="+snapshot, "--no-password")
+		cmd.Env = e.DB.env()
+		cmd.Stdout = w
+		// The counts run on our connection while pg_dump reads through its own.
+		go func() {
+			var err error
+			info.Tables, err = countRows(ctx, conn)
+			countsc <- err
+		}()
+		runErr := runTool(cmd, "pg_dump")
+		countErr := <-countsc
+		if runErr != nil {
+			return runErr
+		}
+		return countErr
+	})
+	if err != nil {
+		return ObjectEntry{}, 0, err
+	}
+	return obj, version, nil
+}

@@ -1,0 +1,180 @@
+// Package cli is the entry point of the backup Jobs: the backup, restore, verify and list
+// subcommands of the operator binary. Every option is a flag and also an environment
+// variable (BACKUP_<FLAG>, plus the conventional PG* and VAULT_* names), and the last line
+// printed is one JSON object the controller reads from the Job's termination message.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/privatedesk/helpdesk-operator/internal/backup"
+	"github.com/privatedesk/helpdesk-operator/internal/backup/retention"
+)
+
+// Subcommands lists what Main runs.
+var Subcommands = []string{"backup", "restore", "verify", "list"}
+
+// config holds every option; which ones a subcommand uses depends on it.
+type config struct {
+	db         dbFlags
+	dest       destFlags
+	vault      vaultFlags
+	namespace  string
+	name       string
+	appVersion string
+	files      string
+	id         string
+	policy     retention.Policy
+	grace      time.Duration
+	noPrune    bool
+}
+
+// Main runs subcommand with args (without the subcommand itself), writing its one-line JSON
+// result to stdout. Usage errors and failures are returned; they never contain secret values.
+func Main(ctx context.Context, subcommand string, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet(subcommand, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o := &options{fs: fs}
+	var c config
+	c.db.register(o)
+	c.dest.register(o)
+	c.vault.register(o)
+	o.str(&c.namespace, "instance-namespace", "", "namespace of the helpdesk instance", "POD_NAMESPACE")
+	o.str(&c.name, "instance-name", "", "name of the helpdesk instance")
+	o.str(&c.files, "attachments-dir", "", "attachments folder to back up or restore into (none when empty)")
+	switch subcommand {
+	case "backup":
+		o.str(&c.appVersion, "app-version", "", "application version recorded in the manifest")
+		o.int(&c.policy.KeepLast, "keep-last", 0, "retention: keep the N newest backups")
+		o.int(&c.policy.KeepDaily, "keep-daily", 0, "retention: keep the newest backup of each of the last N days")
+		o.int(&c.policy.KeepWeekly, "keep-weekly", 0, "retention: keep the newest backup of each of the last N ISO weeks")
+		o.int(&c.policy.KeepMonthly, "keep-monthly", 0, "retention: keep the newest backup of each of the last N months")
+		o.duration(&c.policy.MaxAge, "max-age", 0, "retention: delete backups older than this (e.g. 2160h); 0 disables")
+		o.duration(&c.grace, "orphan-grace", 24*time.Hour, "retention: delete data of unfinished backups older than this")
+		o.bool(&c.noPrune, "no-prune", false, "skip retention after the backup")
+	case "restore", "verify":
+		o.str(&c.id, "id", "latest", "backup ID, or latest")
+	case "list":
+	default:
+		return fmt.Errorf("unknown backup subcommand %q (want one of %v)", subcommand, Subcommands)
+	}
+	help := fs.Bool("help", false, "show the options")
+	if err := o.err(); err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%s: %w (run with --help for the options)", subcommand, err)
+	}
+	if *help {
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return nil
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected arguments %v", subcommand, fs.Args())
+	}
+	d, err := c.dest.build()
+	if err != nil {
+		return err
+	}
+	if subcommand == "list" {
+		entries, err := backup.List(ctx, d)
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, map[string]any{"backups": entries})
+	}
+	db, err := c.db.build()
+	if err != nil {
+		return err
+	}
+	transit, err := c.vault.build(ctx)
+	if err != nil {
+		return err
+	}
+	e := &backup.Engine{
+		Dest: d, Transit: transit, DB: db,
+		Instance:       backup.Instance{Namespace: c.namespace, Name: c.name},
+		AppVersion:     c.appVersion,
+		AttachmentsDir: c.files,
+	}
+	switch subcommand {
+	case "backup":
+		return runBackup(ctx, e, c, stdout)
+	case "restore":
+		res, err := e.Restore(ctx, c.id)
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, map[string]any{"id": res.ID, "size": res.Size,
+			"durationSeconds": res.Duration.Seconds(), "attachments": res.Attachments})
+	default: // verify
+		res, err := e.Verify(ctx, c.id)
+		if err != nil {
+			return err
+		}
+		if err := printJSON(stdout, map[string]any{"id": res.ID, "passed": res.Passed,
+			"restoreSeconds": res.RestoreDuration.Seconds(), "mismatches": res.Mismatches, "error": res.Error}); err != nil {
+			return err
+		}
+		if !res.Passed {
+			return fmt.Errorf("restore drill of backup %s failed: %s", res.ID, describeDrill(res))
+		}
+		return nil
+	}
+}
+
+func runBackup(ctx context.Context, e *backup.Engine, c config, stdout io.Writer) error {
+	res, err := e.Backup(ctx)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"id": res.ID, "size": res.Size, "plainSize": res.PlainSize,
+		"durationSeconds": res.Duration.Seconds(), "objects": len(res.Objects), "keyVersion": res.KeyVersion}
+	if !c.noPrune {
+		// The backup itself succeeded: a pruning failure is reported, not turned into a
+		// failed backup, and the next run retries it.
+		pr, err := backup.Prune(ctx, e.Dest, c.policy, c.grace, time.Now())
+		if err != nil {
+			out["pruneError"] = err.Error()
+		}
+		if pr != nil {
+			out["kept"] = len(pr.Kept)
+			out["deleted"] = ids(pr.Deleted)
+			out["orphansDeleted"] = pr.OrphansDeleted
+		}
+	}
+	return printJSON(stdout, out)
+}
+
+func ids(ds []retention.Decision) []string {
+	out := make([]string, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, d.ID)
+	}
+	return out
+}
+
+func describeDrill(r *backup.DrillResult) string {
+	if r.Error != "" {
+		return r.Error
+	}
+	if len(r.Mismatches) > 0 {
+		return fmt.Sprintf("%d mismatches, first: %s", len(r.Mismatches), r.Mismatches[0])
+	}
+	return "unknown reason"
+}
+
+func printJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}

@@ -1,0 +1,161 @@
+package backup
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// writeTar streams dir as a tar archive: folders and regular files, with relative names.
+// Symbolic links and special files are skipped: attachments are plain files, and restoring a
+// link could point outside the restore folder.
+func writeTar(ctx context.Context, dir string, w io.Writer) (AttachmentStats, error) {
+	var st AttachmentStats
+	tw := tar.NewWriter(w)
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if p == dir || !(e.IsDir() || e.Type().IsRegular()) {
+			return nil
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		hdr, err := tar.FileInfoHeader(info, "")
+		if err != nil {
+			return err
+		}
+		hdr.Name = filepath.ToSlash(rel)
+		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
+		if e.IsDir() {
+			hdr.Name += "/"
+			st.Dirs++
+			return tw.WriteHeader(hdr)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		// A file that changes size while we read it would corrupt the archive: copy exactly
+		// the size we announced and fail if the file shrank.
+		n, err := io.CopyN(tw, f, hdr.Size)
+		if err != nil {
+			return fmt.Errorf("reading %s (it changed while being backed up?): %w", p, err)
+		}
+		st.Files++
+		st.Bytes += n
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("archiving attachments folder %s: %w", dir, err)
+	}
+	if err := tw.Close(); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// checkEmptyDir accepts a missing folder (it is created) or an empty one.
+func checkEmptyDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checking attachments folder %s: %w", dir, err)
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("%w: attachments folder %s holds %d entries; restore into an empty folder", ErrTargetNotEmpty, dir, len(entries))
+	}
+	return nil
+}
+
+// extractTar unpacks r into dir (which must be empty) and counts what it wrote. Names that
+// would escape dir are refused. When dir is "", nothing is written: entries are only counted
+// (restore drills).
+func extractTar(ctx context.Context, r io.Reader, dir string) (AttachmentStats, error) {
+	var st AttachmentStats
+	tr := tar.NewReader(r)
+	for {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return st, nil
+		}
+		if err != nil {
+			return st, fmt.Errorf("reading attachments archive: %w", err)
+		}
+		name := strings.TrimSuffix(hdr.Name, "/")
+		if !filepath.IsLocal(filepath.FromSlash(name)) {
+			return st, fmt.Errorf("attachments archive entry %q escapes the target folder", hdr.Name)
+		}
+		target := filepath.Join(dir, filepath.FromSlash(name))
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			st.Dirs++
+			if dir != "" {
+				if err := os.MkdirAll(target, 0o750); err != nil {
+					return st, err
+				}
+			}
+		case tar.TypeReg:
+			st.Files++
+			if dir == "" {
+				n, err := io.Copy(io.Discard, tr)
+				st.Bytes += n
+				if err != nil {
+					return st, err
+				}
+				continue
+			}
+			if err := os.MkdirAll(filepath.Dir(target), 0o750); err != nil {
+				return st, err
+			}
+			f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, hdr.FileInfo().Mode().Perm())
+			if err != nil {
+				return st, err
+			}
+			n, err := io.Copy(f, tr)
+			st.Bytes += n
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return st, fmt.Errorf("writing %s: %w", target, err)
+			}
+			os.Chtimes(target, hdr.ModTime, hdr.ModTime)
+		default:
+			return st, fmt.Errorf("attachments archive entry %q has unsupported type %q", hdr.Name, hdr.Typeflag)
+		}
+	}
+}
+
+// emptyDir removes everything inside dir, undoing a failed extraction into a folder that
+// was empty before.
+func emptyDir(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
+}

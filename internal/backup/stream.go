@@ -1,0 +1,219 @@
+package backup
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+
+	"filippo.io/age"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/privatedesk/helpdesk-operator/internal/backup/vaultage"
+)
+
+// Encoder settings: SpeedDefault is about zstd -3. A 4 MiB window and two workers keep
+// memory flat whatever the database size, while letting compression overlap pg_dump.
+var encoderOptions = []zstd.EOption{
+	zstd.WithEncoderLevel(zstd.SpeedDefault),
+	zstd.WithEncoderConcurrency(2),
+	zstd.WithWindowSize(4 << 20),
+}
+
+// The decoder refuses windows larger than we write (plus margin), bounding restore memory.
+var decoderOptions = []zstd.DOption{
+	zstd.WithDecoderConcurrency(2),
+	zstd.WithDecoderMaxWindow(32 << 20),
+	zstd.WithDecoderLowmem(true),
+}
+
+// hashWriter counts and hashes what passes through to w: the stored ciphertext.
+type hashWriter struct {
+	w io.Writer
+	h hash.Hash
+	n int64
+}
+
+func (hw *hashWriter) Write(p []byte) (int, error) {
+	n, err := hw.w.Write(p)
+	hw.h.Write(p[:n])
+	hw.n += int64(n)
+	return n, err
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (cw *countWriter) Write(p []byte) (int, error) {
+	n, err := cw.w.Write(p)
+	cw.n += int64(n)
+	return n, err
+}
+
+// seal stores what produce writes as object name: produce → zstd → age → SHA-256 → upload,
+// all streamed through a pipe. Any failure on either side stops the other, and the
+// destination never completes the object.
+func (e *Engine) seal(ctx context.Context, name, kind string, produce func(io.Writer) error) (ObjectEntry, int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// The first failure is the cause; the other side's failure is its consequence.
+	var once sync.Once
+	var firstErr error
+	fail := func(err error) {
+		once.Do(func() { firstErr = err })
+		cancel()
+	}
+	pr, pw := io.Pipe()
+	hw := &hashWriter{w: pw, h: sha256.New()}
+	recipient := e.Transit.Recipient(ctx)
+	plainc := make(chan int64, 1)
+	go func() {
+		plain, err := func() (int64, error) {
+			aw, err := age.Encrypt(hw, recipient)
+			if err != nil {
+				return 0, fmt.Errorf("starting encryption of %s: %w", name, err)
+			}
+			zw, err := zstd.NewWriter(aw, encoderOptions...)
+			if err != nil {
+				return 0, err
+			}
+			cw := &countWriter{w: zw}
+			if err := produce(cw); err != nil {
+				zw.Close()
+				return cw.n, err
+			}
+			if err := zw.Close(); err != nil {
+				return cw.n, fmt.Errorf("compressing %s: %w", name, err)
+			}
+			if err := aw.Close(); err != nil {
+				return cw.n, fmt.Errorf("encrypting %s: %w", name, err)
+			}
+			return cw.n, nil
+		}()
+		if err != nil {
+			fail(err)
+		}
+		pw.CloseWithError(err)
+		plainc <- plain
+	}()
+	if err := e.Dest.Put(ctx, name, pr); err != nil {
+		fail(err)
+	}
+	// If the upload gave up early, unblock the producer's writes.
+	pr.CloseWithError(errUploadStopped)
+	plain := <-plainc
+	if firstErr != nil {
+		return ObjectEntry{}, 0, firstErr
+	}
+	return ObjectEntry{Name: name, Kind: kind, Size: hw.n, SHA256: hex.EncodeToString(hw.h.Sum(nil)), PlainSize: plain}, recipient.Version, nil
+}
+
+var errUploadStopped = errors.New("upload stopped")
+
+// hashReader hashes and counts what is read from r, and remembers r's own failures so they
+// are not mistaken for authentication failures.
+type hashReader struct {
+	r      io.Reader
+	h      hash.Hash
+	n      int64
+	ioErr  error
+	atEOF  bool
+	source string
+}
+
+func (hr *hashReader) Read(p []byte) (int, error) {
+	n, err := hr.r.Read(p)
+	hr.h.Write(p[:n])
+	hr.n += int64(n)
+	if err == io.EOF {
+		hr.atEOF = true
+	} else if err != nil && hr.ioErr == nil {
+		hr.ioErr = err
+	}
+	return n, err
+}
+
+// open reads object obj, decrypts it and hands the decompressed stream to consume (or, when
+// raw is set, the decrypted but still compressed stream). The object is read to its end, and
+// its size and SHA-256 are checked against the manifest; age checks every segment's tag.
+func (e *Engine) open(ctx context.Context, obj ObjectEntry, raw bool, consume func(io.Reader) error) error {
+	rc, err := e.Dest.Get(ctx, obj.Name)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	hr := &hashReader{r: rc, h: sha256.New(), source: obj.Name}
+	integrity := func(err error) error {
+		if hr.ioErr != nil {
+			return fmt.Errorf("reading %s from %s: %w", obj.Name, e.Dest, hr.ioErr)
+		}
+		if errors.Is(err, vaultage.ErrWrongKey) || errors.Is(err, vaultage.ErrVault) || errors.Is(err, context.Canceled) {
+			return err
+		}
+		return fmt.Errorf("%w: %s failed authentication (tampered, truncated or reordered): %v", ErrIntegrity, obj.Name, err)
+	}
+	ar, err := age.Decrypt(hr, e.Transit.Identity(ctx))
+	if err != nil {
+		var noMatch *age.NoIdentityMatchError
+		if errors.As(err, &noMatch) {
+			return fmt.Errorf("%s is not encrypted for Vault transit (age stanzas %v): it was not written by this engine", obj.Name, noMatch.StanzaTypes)
+		}
+		return integrity(err)
+	}
+	// authErr captures age failures seen by the consumer, which may report them differently.
+	ag := &authReader{r: ar}
+	var stream io.Reader = ag
+	var zr *zstd.Decoder
+	if !raw {
+		zr, err = zstd.NewReader(ag, decoderOptions...)
+		if err != nil {
+			return err
+		}
+		defer zr.Close()
+		stream = zr
+	}
+	consumeErr := consume(stream)
+	// Drain: whatever the consumer left must still authenticate, so a tampered tail is caught.
+	if consumeErr == nil {
+		if _, err := io.Copy(io.Discard, stream); err != nil && ag.err == nil && hr.ioErr == nil {
+			consumeErr = fmt.Errorf("decompressing %s: %w", obj.Name, err)
+		}
+	}
+	if ag.err != nil {
+		return integrity(ag.err)
+	}
+	if hr.ioErr != nil {
+		return integrity(hr.ioErr)
+	}
+	if consumeErr != nil {
+		return consumeErr
+	}
+	if hr.n != obj.Size {
+		return fmt.Errorf("%w: %s is %d bytes, the manifest says %d", ErrIntegrity, obj.Name, hr.n, obj.Size)
+	}
+	if sum := hex.EncodeToString(hr.h.Sum(nil)); sum != obj.SHA256 {
+		return fmt.Errorf("%w: %s has SHA-256 %s, the manifest says %s", ErrIntegrity, obj.Name, sum, obj.SHA256)
+	}
+	return nil
+}
+
+// authReader records the first error of the age payload reader (authentication failures,
+// truncation), before consumers such as zstd or pg_restore rephrase it.
+type authReader struct {
+	r   io.Reader
+	err error
+}
+
+func (a *authReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if err != nil && err != io.EOF && a.err == nil {
+		a.err = err
+	}
+	return n, err
+}
