@@ -88,12 +88,18 @@ func (c *Client) login(ctx context.Context) error {
 		c.api.SetToken(c.cfg.Token)
 		path := "auth/token/lookup-self"
 		lookup, err := c.api.Auth().Token().LookupSelfWithContext(ctx)
-		if err != nil {
+		switch {
+		case IsPermissionDenied(err):
+			// Tokens without the default policy cannot look themselves up. The token may still
+			// be good for everything else, so go on without renewing it.
+			c.log.Info("cannot look up VAULT_TOKEN (does it lack the default policy?); it will not be renewed")
+			secret = &vaultapi.Secret{Auth: &vaultapi.SecretAuth{}}
+		case err != nil:
 			return wrap("look up VAULT_TOKEN", path, err)
-		}
-		secret, err = tokenSecret(lookup)
-		if err != nil {
-			return wrap("look up VAULT_TOKEN", path, err)
+		default:
+			if secret, err = tokenSecret(lookup); err != nil {
+				return wrap("look up VAULT_TOKEN", path, err)
+			}
 		}
 	case AuthKubernetes:
 		path := "auth/" + c.cfg.KubernetesMount + "/login"

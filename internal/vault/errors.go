@@ -60,7 +60,13 @@ func describe(err error) string {
 	var resp *vaultapi.ResponseError
 	if errors.As(err, &resp) {
 		if len(resp.Errors) > 0 {
-			return fmt.Sprintf("%d %s: %s", resp.StatusCode, http.StatusText(resp.StatusCode), strings.Join(resp.Errors, "; "))
+			var msgs []string
+			for _, e := range resp.Errors {
+				// Vault wraps single errors as "1 error occurred:\n\t* permission denied\n\n".
+				e = strings.TrimPrefix(strings.Join(strings.Fields(e), " "), "1 error occurred: * ")
+				msgs = append(msgs, e)
+			}
+			return fmt.Sprintf("%d %s: %s", resp.StatusCode, http.StatusText(resp.StatusCode), strings.Join(msgs, "; "))
 		}
 		return fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
