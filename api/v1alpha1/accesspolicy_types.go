@@ -180,19 +180,19 @@ type MFASpec struct {
 }
 
 // SessionSpec limits session lifetimes.
-// +kubebuilder:validation:XValidation:rule="duration(self.idleTimeout) <= duration(self.absoluteTimeout)",message="spec.session.idleTimeout must not exceed spec.session.absoluteTimeout"
+// +kubebuilder:validation:XValidation:rule="!has(self.idleTimeout) || !has(self.absoluteTimeout) || duration(self.idleTimeout) <= duration(self.absoluteTimeout)",message="spec.session.idleTimeout must not exceed spec.session.absoluteTimeout"
 type SessionSpec struct {
 	// IdleTimeout signs a user out after this long without activity (1m to 24h).
 	// +optional
 	// +kubebuilder:default="30m"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m') && duration(self) <= duration('24h')",message="spec.session.idleTimeout must be between 1m and 24h, e.g. 30m"
-	IdleTimeout metav1.Duration `json:"idleTimeout,omitempty"`
+	IdleTimeout *metav1.Duration `json:"idleTimeout,omitempty"`
 
 	// AbsoluteTimeout signs a user out this long after sign-in, active or not (5m to 720h).
 	// +optional
 	// +kubebuilder:default="12h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5m') && duration(self) <= duration('720h')",message="spec.session.absoluteTimeout must be between 5m and 720h, e.g. 12h"
-	AbsoluteTimeout metav1.Duration `json:"absoluteTimeout,omitempty"`
+	AbsoluteTimeout *metav1.Duration `json:"absoluteTimeout,omitempty"`
 }
 
 // UploadSpec limits attachments.
@@ -210,7 +210,7 @@ type UploadSpec struct {
 	// MaxSize of one upload, e.g. 10Mi (at most 1Gi).
 	// +optional
 	// +kubebuilder:default="10Mi"
-	MaxSize resource.Quantity `json:"maxSize,omitempty"`
+	MaxSize *resource.Quantity `json:"maxSize,omitempty"`
 }
 
 // CaptchaProvider is a captcha service.

@@ -185,17 +185,17 @@ type BackupRetention struct {
 }
 
 // BackupContents says what a backup holds.
-// +kubebuilder:validation:XValidation:rule="self.database || self.attachments",message="spec.include must include the database, the attachments, or both"
+// +kubebuilder:validation:XValidation:rule="!has(self.database) || !has(self.attachments) || self.database || self.attachments",message="spec.include must include the database, the attachments, or both"
 type BackupContents struct {
 	// Database includes a pg_dump of the instance's database.
 	// +optional
 	// +kubebuilder:default=true
-	Database bool `json:"database"`
+	Database *bool `json:"database,omitempty"`
 
 	// Attachments includes the uploaded files.
 	// +optional
 	// +kubebuilder:default=true
-	Attachments bool `json:"attachments"`
+	Attachments *bool `json:"attachments,omitempty"`
 }
 
 // RestoreDrillSpec schedules restore rehearsals.
@@ -211,13 +211,13 @@ type BackupJobSpec struct {
 	// +optional
 	// +kubebuilder:default="6h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="spec.job.activeDeadline must be at least 1m, e.g. 6h"
-	ActiveDeadline metav1.Duration `json:"activeDeadline,omitempty"`
+	ActiveDeadline *metav1.Duration `json:"activeDeadline,omitempty"`
 
 	// StartingDeadline skips a run that could not start within this long of its time.
 	// +optional
 	// +kubebuilder:default="1h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s')",message="spec.job.startingDeadline must be at least 10s, e.g. 1h"
-	StartingDeadline metav1.Duration `json:"startingDeadline,omitempty"`
+	StartingDeadline *metav1.Duration `json:"startingDeadline,omitempty"`
 
 	// BackoffLimit is how often a failed Job is retried.
 	// +optional

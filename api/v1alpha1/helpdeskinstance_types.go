@@ -221,7 +221,7 @@ type StorageSpec struct {
 	// expansion) but not shrink.
 	// +optional
 	// +kubebuilder:default="10Gi"
-	Size resource.Quantity `json:"size,omitempty"`
+	Size *resource.Quantity `json:"size,omitempty"`
 
 	// StorageClassName of the volume; empty uses the cluster's default. Immutable.
 	// +optional
@@ -235,7 +235,7 @@ type AttachmentsSpec struct {
 	// Size of the attachments volume, e.g. 5Gi.
 	// +optional
 	// +kubebuilder:default="5Gi"
-	Size resource.Quantity `json:"size,omitempty"`
+	Size *resource.Quantity `json:"size,omitempty"`
 
 	// StorageClassName of the volume; empty uses the cluster's default. Immutable.
 	// +optional
@@ -251,7 +251,7 @@ type EncryptionSpec struct {
 	// +optional
 	// +kubebuilder:default="720h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h') && duration(self) <= duration('8760h')",message="spec.encryption.keyRotationPeriod must be between 1h and 8760h, e.g. 720h for 30 days"
-	KeyRotationPeriod metav1.Duration `json:"keyRotationPeriod,omitempty"`
+	KeyRotationPeriod *metav1.Duration `json:"keyRotationPeriod,omitempty"`
 
 	// SecretDelivery says how the application receives its secrets from Vault: Secret
 	// (default; an operator-written Secret) or VaultAgent (Vault Agent injector

@@ -59,7 +59,7 @@ func lookup(variable, probe, target string) (string, error) {
 
 func fromScript() (map[string]string, error) {
 	scriptEnvOnce.Do(func() {
-		root, err := moduleRoot()
+		root, err := ModuleRoot()
 		if err != nil {
 			scriptEnvErr = err
 			return
@@ -80,8 +80,8 @@ func fromScript() (map[string]string, error) {
 	return scriptEnv, scriptEnvErr
 }
 
-// moduleRoot walks up from the working directory (a package folder under go test) to go.mod.
-func moduleRoot() (string, error) {
+// ModuleRoot walks up from the working directory (a package folder under go test) to go.mod.
+func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
