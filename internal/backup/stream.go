@@ -162,7 +162,7 @@ func (e *Engine) open(ctx context.Context, obj ObjectEntry, raw bool, consume fu
 	if err != nil {
 		var noMatch *age.NoIdentityMatchError
 		if errors.As(err, &noMatch) {
-			return fmt.Errorf("%s is not encrypted for Vault transit (age stanzas %v): it was not written by this engine", obj.Name, noMatch.StanzaTypes)
+			return fmt.Errorf("%w: %s failed authentication: its age header has no Vault transit stanza (stanzas %v): the header was tampered with, or the object was not written by this engine", ErrIntegrity, obj.Name, noMatch.StanzaTypes)
 		}
 		return integrity(err)
 	}
