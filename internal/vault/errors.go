@@ -46,7 +46,7 @@ func (e *Error) Unwrap() error { return e.Err }
 func (e *Error) hint() string {
 	switch {
 	case IsUnavailable(e.Err):
-		return "Vault is unreachable, sealed or overloaded; retrying with backoff"
+		return "Vault is unreachable, sealed or overloaded (transient: retry later; check Vault's health if it persists)"
 	case IsPermissionDenied(e.Err):
 		return fmt.Sprintf("the operator's Vault token is not allowed this; grant the capability on %q in the policy of the operator's Vault role (or the token expired: check the operator's Vault login)", e.Path)
 	case errors.Is(e.Err, ErrNameConflict):

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/testr"
 	vaultapi "github.com/hashicorp/vault/api"
 
@@ -84,7 +85,7 @@ func newTestClient(t *testing.T, srv *vaultdev.Server) (*Client, *writeCounter) 
 func newTestClientWith(t *testing.T, cfg Config) (*Client, *writeCounter) {
 	t.Helper()
 	counter := &writeCounter{}
-	c, err := newClient(context.Background(), cfg, testr.New(t), options{
+	c, err := newClient(context.Background(), cfg, testLogger(t), options{
 		wrapTransport: func(rt http.RoundTripper) http.RoundTripper { counter.next = rt; return counter },
 	})
 	if err != nil {
@@ -96,6 +97,8 @@ func newTestClientWith(t *testing.T, cfg Config) (*Client, *writeCounter) {
 	counter.take()
 	return c, counter
 }
+
+func testLogger(t *testing.T) logr.Logger { return testr.New(t) }
 
 func rootClient(t *testing.T, srv *vaultdev.Server) *vaultapi.Client { return srv.Client(t) }
 
