@@ -1,0 +1,151 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	vaultapi "github.com/hashicorp/vault/api"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/privatedesk/helpdesk-operator/internal/testsupport/postgres"
+	"github.com/privatedesk/helpdesk-operator/internal/testsupport/s3gw"
+	"github.com/privatedesk/helpdesk-operator/internal/testsupport/vaultdev"
+)
+
+// run calls Main and decodes its one-line JSON result.
+func run(t *testing.T, sub string, args ...string) (map[string]any, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	err := Main(ctx, sub, args, &out)
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("%s printed %d lines, want one JSON line: %q", sub, len(lines), out.String())
+	}
+	var res map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &res); err != nil {
+		t.Fatalf("%s printed %q: %v", sub, lines[0], err)
+	}
+	return res, nil
+}
+
+func TestBackupListVerifyRestoreThroughEnvAndFlags(t *testing.T) {
+	pg := postgres.Start(t)
+	s3 := s3gw.Start(t)
+	v := vaultdev.Start(t)
+	ctx := context.Background()
+	client := v.Client(t)
+	if err := client.Sys().MountWithContext(ctx, "transit", &vaultapi.MountInput{Type: "transit"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Logical().WriteWithContext(ctx, "transit/keys/helpdesk-ns-desk", nil); err != nil {
+		t.Fatal(err)
+	}
+	s3.CreateBucket(t, "backups")
+	pg.CreateDatabase(t, "app")
+	conn, err := pgx.Connect(ctx, pg.DSN("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Exec(ctx, `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 500) g`)
+	conn.Close(ctx)
+	files := t.TempDir()
+	os.WriteFile(filepath.Join(files, "a.bin"), []byte{0, 1, 2, 3}, 0o644)
+
+	secrets := t.TempDir()
+	write := func(name, value string) string {
+		p := filepath.Join(secrets, name)
+		os.WriteFile(p, []byte(value+"\n"), 0o600)
+		return p
+	}
+	// Everything a Job would set through its environment.
+	for k, val := range map[string]string{
+		"BACKUP_DB_HOST": pg.Host, "PGPORT": itoa(pg.Port),
+		"BACKUP_DB_NAME": "app", "BACKUP_DB_USER": pg.User, "BACKUP_DB_PASSWORD_FILE": write("pgpass", pg.Password),
+		"PGSSLMODE": "disable", "BACKUP_PG_BIN_DIR": pg.BinDir(),
+		"BACKUP_S3_ENDPOINT": s3.Endpoint, "BACKUP_S3_BUCKET": "backups", "BACKUP_S3_PREFIX": "ns/desk",
+		"BACKUP_S3_ACCESS_KEY_FILE": write("access", s3.AccessKey), "BACKUP_S3_SECRET_KEY_FILE": write("secret", s3.SecretKey),
+		"BACKUP_S3_INSECURE": "true",
+		"VAULT_ADDR":         v.Addr, "BACKUP_VAULT_TOKEN_FILE": write("token", v.RootToken), "BACKUP_TRANSIT_KEY": "helpdesk-ns-desk",
+		"BACKUP_INSTANCE_NAMESPACE": "ns", "BACKUP_INSTANCE_NAME": "desk", "BACKUP_APP_VERSION": "2.8.0",
+		"BACKUP_ATTACHMENTS_DIR": files, "BACKUP_KEEP_LAST": "1",
+	} {
+		t.Setenv(k, val)
+	}
+	t.Setenv("VAULT_TOKEN", "")
+
+	first, err := run(t, "backup")
+	if err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	if first["id"] == "" || first["objects"].(float64) != 2 || first["size"].(float64) <= 0 {
+		t.Fatalf("backup result %v", first)
+	}
+	second, err := run(t, "backup")
+	if err != nil {
+		t.Fatalf("second backup: %v", err)
+	}
+	if d := second["deleted"].([]any); len(d) != 1 || d[0] != first["id"] {
+		t.Fatalf("keep-last 1 deleted %v, want the first backup", second["deleted"])
+	}
+	list, err := run(t, "list")
+	if err != nil || len(list["backups"].([]any)) != 1 {
+		t.Fatalf("list: %v, %v", list, err)
+	}
+	drill, err := run(t, "verify")
+	if err != nil || drill["passed"] != true || drill["id"] != second["id"] {
+		t.Fatalf("verify: %v, %v", drill, err)
+	}
+	pg.CreateDatabase(t, "restored")
+	target := filepath.Join(t.TempDir(), "files")
+	res, err := run(t, "restore", "--db-name=restored", "--attachments-dir="+target, "--id="+second["id"].(string))
+	if err != nil || res["id"] != second["id"] {
+		t.Fatalf("restore: %v, %v", res, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(target, "a.bin")); !bytes.Equal(b, []byte{0, 1, 2, 3}) {
+		t.Fatalf("restored file %v", b)
+	}
+
+	// A wrong S3 secret fails clearly and never echoes a secret.
+	t.Setenv("BACKUP_S3_SECRET_KEY_FILE", write("secret", "not-the-secret-value"))
+	_, err = run(t, "backup")
+	if err == nil || strings.Contains(err.Error(), "not-the-secret-value") || strings.Contains(err.Error(), pg.Password) || strings.Contains(err.Error(), v.RootToken) {
+		t.Fatalf("backup with a wrong S3 secret: %v", err)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		sub  string
+		args []string
+		want string
+	}{
+		{"frobnicate", nil, "unknown backup subcommand"},
+		{"list", []string{"--nope"}, "flag provided but not defined"},
+		{"list", nil, "no destination"},
+		{"list", []string{"--path=/x", "--s3-bucket=b"}, "either --path or --s3-bucket"},
+	} {
+		t.Setenv("BACKUP_PATH", "")
+		err := Main(context.Background(), tc.sub, tc.args, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %v: %v, want %q", tc.sub, tc.args, err, tc.want)
+		}
+	}
+	t.Setenv("BACKUP_KEEP_LAST", "many")
+	if err := Main(context.Background(), "backup", nil, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--keep-last") {
+		t.Errorf("bad env number: %v", err)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
