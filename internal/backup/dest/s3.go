@@ -181,3 +181,18 @@ func (d *S3) hint(err error) error {
 	}
 	return err
 }
+
+// MakeBucket creates the bucket if it does not exist.
+func (d *S3) MakeBucket(ctx context.Context) error {
+	exists, err := d.c.BucketExists(ctx, d.cfg.Bucket)
+	if err != nil {
+		return fmt.Errorf("checking bucket %s: %w", d.cfg.Bucket, d.hint(err))
+	}
+	if exists {
+		return nil
+	}
+	if err := d.c.MakeBucket(ctx, d.cfg.Bucket, minio.MakeBucketOptions{Region: d.cfg.Region}); err != nil {
+		return fmt.Errorf("creating bucket %s: %w", d.cfg.Bucket, d.hint(err))
+	}
+	return nil
+}
