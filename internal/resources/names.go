@@ -42,7 +42,7 @@ type Names struct {
 	PolicyDatabase    string
 	PolicyJobs        string
 
-	base   string
+	base string
 }
 
 // NamesFor returns the child names of inst.
