@@ -1,5 +1,7 @@
 package v1alpha1
 
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 // Condition types. Every kind reports Ready; the others are specific to a kind.
 const (
 	// ConditionReady summarizes the object: True when everything it asks for is in place.
@@ -22,7 +24,43 @@ const (
 	ReasonReconciled     = "Reconciled"
 	ReasonProgressing    = "Progressing"
 	ReasonInvalidSpec    = "InvalidSpec"
-	ReasonReferenceError = "ReferenceNotFound"
+	ReasonReferenceNotFound = "ReferenceNotFound"
 	ReasonSecretMissing  = "SecretNotFound"
 	ReasonSuspended      = "Suspended"
 )
+
+// GetConditions returns the instance's conditions.
+func (in *HelpdeskInstance) GetConditions() []metav1.Condition { return in.Status.Conditions }
+
+// SetConditions replaces the instance's conditions.
+func (in *HelpdeskInstance) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
+
+// SetObservedGeneration records the generation the status describes.
+func (in *HelpdeskInstance) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
+
+// GetConditions returns the policy's conditions.
+func (in *AccessPolicy) GetConditions() []metav1.Condition { return in.Status.Conditions }
+
+// SetConditions replaces the policy's conditions.
+func (in *AccessPolicy) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
+
+// SetObservedGeneration records the generation the status describes.
+func (in *AccessPolicy) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
+
+// GetConditions returns the policy's conditions.
+func (in *RetentionPolicy) GetConditions() []metav1.Condition { return in.Status.Conditions }
+
+// SetConditions replaces the policy's conditions.
+func (in *RetentionPolicy) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
+
+// SetObservedGeneration records the generation the status describes.
+func (in *RetentionPolicy) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
+
+// GetConditions returns the policy's conditions.
+func (in *BackupPolicy) GetConditions() []metav1.Condition { return in.Status.Conditions }
+
+// SetConditions replaces the policy's conditions.
+func (in *BackupPolicy) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
+
+// SetObservedGeneration records the generation the status describes.
+func (in *BackupPolicy) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }

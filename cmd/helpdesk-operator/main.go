@@ -1,0 +1,58 @@
+// Command helpdesk-operator is the operator's one binary: the manager that runs the
+// controllers, and the jobs the manager schedules (backup, restore, verify).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	backupcli "github.com/privatedesk/helpdesk-operator/internal/backup/cli"
+	"github.com/privatedesk/helpdesk-operator/internal/operator"
+)
+
+const usage = `helpdesk-operator runs isolated, privacy-hardened helpdesks on Kubernetes.
+
+Usage:
+  helpdesk-operator [manager] [flags]   run the controllers (the default)
+  helpdesk-operator backup [flags]      take an encrypted backup of one instance (run by a CronJob)
+  helpdesk-operator restore [flags]     restore a backup into an empty database
+  helpdesk-operator verify [flags]      restore drill: restore into a scratch database and compare
+  helpdesk-operator list [flags]        list the complete backups of an instance
+
+Run "helpdesk-operator <command> -h" for a command's flags.
+`
+
+func main() {
+	if err := run(ctrl.SetupSignalHandler(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "helpdesk-operator:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	command := "manager"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		command, args = args[0], args[1:]
+	}
+	switch command {
+	case "manager":
+		return operator.RunManager(ctx, args, stderr)
+	case "backup", "restore", "verify", "list":
+		return backupcli.Main(ctx, command, args, stdout)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", command)
+	}
+}

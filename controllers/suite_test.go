@@ -1,0 +1,139 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/privatedesk/helpdesk-operator/internal/testsupport/kubeenv"
+)
+
+// One API server and one manager for the package; each test works in its own namespace.
+var (
+	testEnv   *envtest.Environment
+	k8sClient client.Client
+	writes    = &writeCounter{}
+	testClock = &clock{now: time.Date(2026, 11, 24, 10, 30, 0, 0, time.UTC)}
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
+	env, err := kubeenv.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	testEnv = env
+	if k8sClient, err = client.New(env.Config, client.Options{Scheme: env.Scheme}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+
+	// The manager's writes go through a counter, so tests can prove a no-op reconcile
+	// writes nothing.
+	managerConfig := rest.CopyConfig(env.Config)
+	managerConfig.Wrap(writes.wrap)
+	mgr, err := ctrl.NewManager(managerConfig, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := setupForTest(ctx, mgr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	code := m.Run()
+	cancel()
+	if err := <-done; err != nil {
+		fmt.Fprintln(os.Stderr, "manager:", err)
+	}
+	return code
+}
+
+func zapLevel() zapcore.Level {
+	if os.Getenv("TEST_VERBOSE_LOGS") != "" {
+		return -5
+	}
+	return 2 // errors only: the suite's output stays readable
+}
+
+// setupForTest registers the controllers as Setup does, with the test clock.
+func setupForTest(ctx context.Context, mgr ctrl.Manager) error {
+	c, reader := mgr.GetClient(), mgr.GetAPIReader()
+	if err := (&AccessPolicyReconciler{Client: c, APIReader: reader}).SetupWithManager(ctx, mgr); err != nil {
+		return err
+	}
+	if err := (&RetentionPolicyReconciler{Client: c, Now: testClock.Now}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	return (&BackupPolicyReconciler{Client: c, APIReader: reader, Now: testClock.Now}).SetupWithManager(ctx, mgr)
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// writeCounter counts the manager's mutating requests by path.
+type writeCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		switch req.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			w.mu.Lock()
+			if w.counts == nil {
+				w.counts = map[string]int{}
+			}
+			w.counts[req.Method+" "+req.URL.Path]++
+			w.mu.Unlock()
+		}
+		return rt.RoundTrip(req)
+	})
+}
+
+// snapshot returns a copy of the counts so far.
+func (w *writeCounter) snapshot() map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[string]int, len(w.counts))
+	for k, v := range w.counts {
+		out[k] = v
+	}
+	return out
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

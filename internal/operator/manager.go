@@ -1,0 +1,109 @@
+// Package operator assembles the manager: flags, scheme, metrics, probes, leader election
+// and the controllers.
+package operator
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	cnpgv1 "github.com/cloudnative-pg/api/pkg/api/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	helpdeskv1alpha1 "github.com/privatedesk/helpdesk-operator/api/v1alpha1"
+	"github.com/privatedesk/helpdesk-operator/controllers"
+)
+
+// Scheme holds every kind the manager reads or writes.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(helpdeskv1alpha1.AddToScheme(s))
+	utilruntime.Must(cnpgv1.AddToScheme(s))
+	return s
+}
+
+// ManagerFlags are the manager's command-line settings.
+type ManagerFlags struct {
+	MetricsAddress   string
+	SecureMetrics    bool
+	ProbeAddress     string
+	LeaderElection   bool
+	LeaderElectionID string
+	LeaderElectionNS string
+	Controllers      controllers.Options
+	Logging          zap.Options
+}
+
+// Bind registers the flags on fs.
+func (f *ManagerFlags) Bind(fs *flag.FlagSet) {
+	fs.StringVar(&f.MetricsAddress, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" disables it.")
+	fs.BoolVar(&f.SecureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, only to callers allowed by a TokenReview and SubjectAccessReview.")
+	fs.StringVar(&f.ProbeAddress, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
+	fs.BoolVar(&f.LeaderElection, "leader-elect", true, "Elect a leader so that only one replica reconciles at a time.")
+	fs.StringVar(&f.LeaderElectionID, "leader-election-id", "helpdesk-operator.privatedesk.io", "Name of the Lease the replicas elect a leader with.")
+	fs.StringVar(&f.LeaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; empty is the operator's own namespace.")
+	f.Controllers.BindFlags(fs)
+	f.Logging.BindFlags(fs)
+}
+
+// RunManager parses args and runs the manager until ctx ends.
+func RunManager(ctx context.Context, args []string, stderr io.Writer) error {
+	var f ManagerFlags
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f.Bind(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return f.Run(ctx)
+}
+
+// Run runs the manager with these settings until ctx ends.
+func (f *ManagerFlags) Run(ctx context.Context) error {
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.Logging)))
+	log := ctrl.Log.WithName("setup")
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("finding the cluster (in-cluster config or KUBECONFIG): %w", err)
+	}
+	metrics := metricsserver.Options{BindAddress: f.MetricsAddress, SecureServing: f.SecureMetrics}
+	if f.SecureMetrics {
+		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	opts := ctrl.Options{
+		Scheme:                  Scheme(),
+		Metrics:                 metrics,
+		HealthProbeBindAddress:  f.ProbeAddress,
+		LeaderElection:          f.LeaderElection,
+		LeaderElectionID:        f.LeaderElectionID,
+		LeaderElectionNamespace: f.LeaderElectionNS,
+		// The manager exits right after losing the lease, so stepping down early is safe
+		// and makes hand-overs fast.
+		LeaderElectionReleaseOnCancel: true,
+	}
+	mgr, err := ctrl.NewManager(cfg, opts)
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := controllers.Setup(ctx, mgr, f.Controllers); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return fmt.Errorf("adding the health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return fmt.Errorf("adding the readiness check: %w", err)
+	}
+	log.Info("starting the manager", "leaderElection", f.LeaderElection, "metrics", f.MetricsAddress)
+	return mgr.Start(ctx)
+}
