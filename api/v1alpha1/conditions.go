@@ -21,12 +21,12 @@ const (
 // Condition reasons shared by the kinds. Reasons are stable CamelCase values that
 // automation may match on; messages carry the detail.
 const (
-	ReasonReconciled     = "Reconciled"
-	ReasonProgressing    = "Progressing"
-	ReasonInvalidSpec    = "InvalidSpec"
+	ReasonReconciled        = "Reconciled"
+	ReasonProgressing       = "Progressing"
+	ReasonInvalidSpec       = "InvalidSpec"
 	ReasonReferenceNotFound = "ReferenceNotFound"
-	ReasonSecretMissing  = "SecretNotFound"
-	ReasonSuspended      = "Suspended"
+	ReasonSecretMissing     = "SecretNotFound"
+	ReasonSuspended         = "Suspended"
 )
 
 // GetConditions returns the instance's conditions.
