@@ -2,6 +2,8 @@ package vault
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -51,6 +53,8 @@ func (e *Error) hint() string {
 		return fmt.Sprintf("the operator's Vault token is not allowed this; grant the capability on %q in the policy of the operator's Vault role (or the token expired: check the operator's Vault login)", e.Path)
 	case errors.Is(e.Err, ErrNameConflict):
 		return "rename the HelpdeskInstance or its namespace, or change --vault-prefix"
+	case isTLSConfigError(e.Err):
+		return "Vault's TLS certificate is not trusted: pass its CA with --vault-ca-cert (or VAULT_CACERT) and check the address's host name"
 	}
 	return ""
 }
@@ -102,13 +106,47 @@ func IsUnavailable(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return true
 	}
+	// A certificate Vault's CA does not sign is configuration, not an outage: backing off
+	// would hide it. (*url.Error is a net.Error too, hence this check first.)
+	if isTLSConfigError(err) {
+		return false
+	}
+	var opErr *net.OpError
 	var netErr net.Error
-	if errors.As(err, &netErr) {
+	if errors.As(err, &opErr) || (errors.As(err, &netErr) && netErr.Timeout()) {
 		return true
 	}
 	// The api package formats some transport failures into plain strings.
 	msg := err.Error()
 	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "Vault is sealed")
+}
+
+func isTLSConfigError(err error) bool {
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var record tls.RecordHeaderError
+	return errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) || errors.As(err, &record)
+}
+
+// ConditionMessage is a message for a status condition: what failed and how to fix it,
+// without the raw transport error (addresses, ports) that would change from one attempt
+// to the next and make the controller rewrite status in a loop.
+func ConditionMessage(err error) string {
+	var e *Error
+	if !errors.As(err, &e) {
+		if IsUnavailable(err) {
+			return "Vault is unreachable, sealed or overloaded"
+		}
+		return err.Error()
+	}
+	switch {
+	case IsUnavailable(e.Err):
+		return fmt.Sprintf("Vault unavailable during %s: %s", e.Op, e.hint())
+	case IsPermissionDenied(e.Err):
+		return fmt.Sprintf("%s (%s) failed: %s", e.Op, e.Path, e.hint())
+	}
+	return e.Error()
 }
 
 // IsPermissionDenied: Vault answered 403, so the operator's token lacks a capability (or
