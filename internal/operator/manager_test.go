@@ -1,0 +1,184 @@
+package operator
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/privatedesk/helpdesk-operator/internal/testsupport/kubeenv"
+)
+
+// TestManagerServesProbesSecureMetricsAndElectsALeader runs the manager subcommand as a
+// user would, against a real API server.
+func TestManagerServesProbesSecureMetricsAndElectsALeader(t *testing.T) {
+	env, err := kubeenv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	c, err := client.New(env.Config, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBECONFIG", writeKubeconfig(t, env))
+
+	probes, metrics := freeAddress(t), freeAddress(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- RunManager(ctx, []string{
+			"--health-probe-bind-address=" + probes,
+			"--metrics-bind-address=" + metrics,
+			"--leader-election-namespace=default",
+			"--zap-log-level=error",
+		}, io.Discard)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager stopped with %v", err)
+		}
+	})
+
+	for _, path := range []string{"/healthz", "/readyz"} {
+		waitFor(t, func() error {
+			resp, err := http.Get("http://" + probes + path)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s answered %d", path, resp.StatusCode)
+			}
+			return nil
+		})
+	}
+
+	waitFor(t, func() error {
+		lease := &coordinationv1.Lease{}
+		if err := c.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "helpdesk-operator.privatedesk.io"}, lease); err != nil {
+			return err
+		}
+		if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
+			return fmt.Errorf("the lease has no holder")
+		}
+		return nil
+	})
+
+	// Metrics are HTTPS and only for callers the API server authorizes.
+	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the manager's certificate is self-signed in this test
+	get := func(token string) int {
+		req, _ := http.NewRequest(http.MethodGet, "https://"+metrics+"/metrics", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := insecure.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitFor(t, func() error {
+		if code := get(""); code != http.StatusUnauthorized {
+			return fmt.Errorf("anonymous /metrics answered %d, want 401", code)
+		}
+		return nil
+	})
+	if code := get(serviceAccountToken(t, c, "stranger", false)); code != http.StatusForbidden {
+		t.Errorf("/metrics for a service account without the metrics role answered %d, want 403", code)
+	}
+	if code := get(serviceAccountToken(t, c, "prometheus", true)); code != http.StatusOK {
+		t.Errorf("/metrics for a service account with the metrics role answered %d, want 200", code)
+	}
+}
+
+// serviceAccountToken creates a service account, optionally allowed to read /metrics.
+func serviceAccountToken(t *testing.T, c client.Client, name string, canReadMetrics bool) string {
+	t.Helper()
+	ctx := context.Background()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name}}
+	if err := c.Create(ctx, sa); err != nil {
+		t.Fatal(err)
+	}
+	if canReadMetrics {
+		role := &rbacv1.ClusterRole{
+			ObjectMeta: metav1.ObjectMeta{Name: "metrics-reader-" + name},
+			Rules:      []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}},
+		}
+		binding := &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "metrics-reader-" + name},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: "default", Name: name}},
+		}
+		for _, obj := range []client.Object{role, binding} {
+			if err := c.Create(ctx, obj); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	request := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptrTo(int64(600))}}
+	if err := c.SubResource("token").Create(ctx, sa, request); err != nil {
+		t.Fatalf("requesting a token for %s: %v", name, err)
+	}
+	return request.Status.Token
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+func writeKubeconfig(t *testing.T, env *envtest.Environment) string {
+	t.Helper()
+	user, err := env.AddUser(envtest.User{Name: "operator", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func freeAddress(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitFor(t *testing.T, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
