@@ -20,7 +20,7 @@ import (
 const usage = `helpdesk-operator runs isolated, privacy-hardened helpdesks on Kubernetes.
 
 Usage:
-  helpdesk-operator [manager] [flags]   run the controllers (the default)
+  helpdesk-operator manager [flags]     run the controllers (the default command)
   helpdesk-operator backup [flags]      take an encrypted backup of one instance (run by a CronJob)
   helpdesk-operator restore [flags]     restore a backup into an empty database
   helpdesk-operator verify [flags]      restore drill: restore into a scratch database and compare
