@@ -117,6 +117,17 @@ func TestHelpyMigrationScript(t *testing.T) {
 			t.Errorf("Ruby code is not a single-quoted shell word:\n%s", ruby)
 		}
 	}
+	// Syntax only: the Rails classes are not loaded.
+	if ruby, err := exec.LookPath("ruby"); err == nil {
+		for _, part := range strings.Split(s, "rails runner '")[1:] {
+			code, _, _ := strings.Cut(part, "\n'")
+			cmd := exec.Command(ruby, "-c", "-")
+			cmd.Stdin = strings.NewReader(code)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("ruby -c: %v\n%s\n%s", err, out, code)
+			}
+		}
+	}
 	// Schema loading drops tables: it must only run in the branch for an empty database.
 	if strings.Count(s, "db:schema:load") != 1 || strings.Index(s, "db:schema:load") < strings.Index(s, "HELPDESK_SCHEMA_STATE=empty*)") {
 		t.Error("db:schema:load must appear once, in the empty-database branch")

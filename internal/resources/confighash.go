@@ -22,6 +22,10 @@ type ConfigInputs struct {
 	// change nothing, and can be computed before the Secret is written. Only the keys the
 	// app receives count: a new admin password does not restart the app.
 	AppSecrets map[string][]byte
+	// DatabaseSecretVersion is the resourceVersion of CloudNativePG's <cluster>-app
+	// Secret: the pods read the database password at start, so a changed password needs
+	// new pods. Empty until the Secret exists.
+	DatabaseSecretVersion string
 	// Settings are database-held application settings the operator writes; the app
 	// caches them per pod, so a change needs new pods.
 	Settings map[string]string
@@ -42,6 +46,8 @@ func ConfigHash(prof appprofile.Profile, in ConfigInputs) string {
 		writeField(h, k)
 		writeField(h, string(v))
 	}
+	writeField(h, "database")
+	writeField(h, in.DatabaseSecretVersion)
 	writeField(h, "settings")
 	settings := make([]string, 0, len(in.Settings))
 	for k := range in.Settings {

@@ -22,6 +22,7 @@ func TestConfigHash(t *testing.T) {
 		{"secret key base removed", func(in *ConfigInputs) { delete(in.AppSecrets, "SECRET_KEY_BASE") }, true},
 		{"admin password changed (the app never reads it)", func(in *ConfigInputs) { in.AppSecrets["ADMIN_PASSWORD"] = []byte("pw2") }, false},
 		{"unknown secret key added", func(in *ConfigInputs) { in.AppSecrets["OTHER"] = []byte("x") }, false},
+		{"database credentials rewritten", func(in *ConfigInputs) { in.DatabaseSecretVersion = "42" }, true},
 		{"setting changed", func(in *ConfigInputs) { in.Settings["a"] = "3" }, true},
 		{"setting added", func(in *ConfigInputs) { in.Settings["c"] = "" }, true},
 		{"setting removed", func(in *ConfigInputs) { delete(in.Settings, "b") }, true},

@@ -23,7 +23,8 @@ const (
 //
 //   - <name>-dns: every pod to the cluster DNS, port 53 UDP and TCP;
 //   - <name>-app: the ingress controller to the app port; the app to its own database
-//     (5432), Vault, the SMTP relay and spec.network.additionalEgress;
+//     (5432), the SMTP relay, spec.network.additionalEgress and, with Vault Agent
+//     delivery, Vault;
 //   - <name>-jobs: the instance's Jobs to its own database (5432) and Vault;
 //   - <name>-db: the app and the Jobs to 5432; the CloudNativePG operator to the instance
 //     manager (8000); the database pods to each other (5432, 8000); the database pods to
@@ -86,7 +87,10 @@ func appPolicy(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Op
 		}}
 	}
 	p.Spec.Egress = append(p.Spec.Egress, toOwnDatabase(inst))
-	p.Spec.Egress = append(p.Spec.Egress, toVault(opts)...)
+	// With Secret delivery the app never talks to Vault; only the Vault Agent does.
+	if usesVaultAgent(inst) {
+		p.Spec.Egress = append(p.Spec.Egress, toVault(opts)...)
+	}
 	if smtp := inst.Spec.Network.SMTP; smtp != nil {
 		smtpPort := smtp.Port
 		if smtpPort == 0 {

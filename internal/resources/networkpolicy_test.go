@@ -193,10 +193,10 @@ func TestNetworkPolicyFlowsAreExactlyTheAllowedOnes(t *testing.T) {
 		// DNS for every pod.
 		"[app db job] to ns:kube-system TCP/53",
 		"[app db job] to ns:kube-system UDP/53",
-		// The app: from the ingress controller; to its database, Vault, SMTP, extra egress.
+		// The app: from the ingress controller; to its database, SMTP, extra egress (no
+		// Vault: with Secret delivery the app never talks to it).
 		"[app] from ns:ingress-nginx TCP/3000",
 		"[app] to pods:[db] TCP/5432",
-		"[app] to ns:vault TCP/8200",
 		"[app] to cidr:192.0.2.25/32 TCP/587",
 		"[app] to cidr:198.51.100.0/24 TCP/443",
 		"[app] to cidr:203.0.113.7/32 TCP/443",
@@ -229,8 +229,22 @@ func TestNetworkPoliciesWithoutOptionalEgress(t *testing.T) {
 		}
 	}
 	for _, p := range NetworkPolicies(inst, prof, testOptions()) {
-		if p.Name == NamesFor(inst).PolicyApp && len(p.Spec.Egress) != 2 {
-			t.Errorf("minimal app policy should allow only its database and Vault, got %d egress rules", len(p.Spec.Egress))
+		if p.Name == NamesFor(inst).PolicyApp && len(p.Spec.Egress) != 1 {
+			t.Errorf("minimal app policy should allow only its database, got %d egress rules", len(p.Spec.Egress))
+		}
+	}
+}
+
+func TestNetworkPoliciesVaultAgentAppReachesVault(t *testing.T) {
+	prof := helpyProfile(t)
+	inst := vaultAgentInstance()
+	got := map[string]bool{}
+	for _, f := range flows(t, inst, NetworkPolicies(inst, prof, testOptions())) {
+		got[f] = true
+	}
+	for _, want := range []string{"[app] to ns:vault TCP/8200", "[job] to ns:vault TCP/8200"} {
+		if !got[want] {
+			t.Errorf("with Vault Agent delivery %q is needed", want)
 		}
 	}
 }
