@@ -150,6 +150,7 @@ func TestKubernetesAuth(t *testing.T) {
 	calls := 0
 	for time.Now().Before(deadline) {
 		if _, err := c.API().Logical().Write("transit/encrypt/"+cfg.Role, map[string]any{"plaintext": plaintext}); err != nil {
+			stop()
 			t.Fatalf("encrypt after %d calls: %v", calls, err)
 		}
 		calls++
@@ -157,11 +158,6 @@ func TestKubernetesAuth(t *testing.T) {
 		// a fixed stretch of wall time that spans token expiries.
 		time.Sleep(250 * time.Millisecond)
 	}
-	stop()
-	if err := <-ran; err != nil {
-		t.Errorf("Start: %v", err)
-	}
-
 	var logins, renewals int
 	for _, w := range counter.take() {
 		switch {
@@ -174,5 +170,48 @@ func TestKubernetesAuth(t *testing.T) {
 	t.Logf("%d encrypt calls over %s: %d logins, %d renewals", calls, maxTTL+maxTTL/2, logins, renewals)
 	if logins < 2 || renewals < 1 {
 		t.Errorf("got %d logins and %d renewals, want a renewal and a re-login after the max TTL", logins, renewals)
+	}
+
+	// Vault down past the token's lifetime: the client's token dies with it, so Start must
+	// log in again, with backoff, once Vault is back, and the same Client then works.
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*maxTTL, "a login attempt while Vault is down", func() bool {
+		return slices.ContainsFunc(counter.take(), func(w string) bool { return strings.HasSuffix(w, "auth/kubernetes/login") })
+	})
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	// Whatever token the client held is dead now, so only a fresh login can make it work.
+	oldToken := c.API().Token()
+	if err := srv.Client(t).Auth().Token().RevokeTree(oldToken); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	waitFor(t, maxLoginBackoff+maxTTL, "the client to work again after Vault restarted", func() bool {
+		_, err := c.API().Logical().Write("transit/encrypt/"+cfg.Role, map[string]any{"plaintext": plaintext})
+		return err == nil
+	})
+	t.Logf("client working again %s after Vault restarted", time.Since(restarted).Round(100*time.Millisecond))
+	if c.API().Token() == oldToken {
+		t.Error("the client works with a revoked token?")
+	}
+
+	stop()
+	if err := <-ran; err != nil {
+		t.Errorf("Start: %v", err)
+	}
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
