@@ -65,6 +65,13 @@ func (e *Engine) Backup(ctx context.Context) (*Result, error) {
 	// between, the newest version is recorded (transit unwraps each object by its own header).
 	m.Encryption.KeyVersion = max(m.Encryption.KeyVersion, version)
 	m.FinishedAt = e.now().UTC()
+	signed, err := m.signedBytes()
+	if err != nil {
+		return nil, err
+	}
+	if m.Signature, err = e.Transit.Sign(ctx, signed); err != nil {
+		return nil, fmt.Errorf("signing the manifest of backup %s (its data objects are orphans that retention will delete): %w", id, err)
+	}
 	if err := putJSON(ctx, e.Dest, manifestName(id), m); err != nil {
 		return nil, fmt.Errorf("writing the manifest of backup %s (its data objects are orphans that retention will delete): %w", id, err)
 	}

@@ -49,7 +49,7 @@ func TestVerifyDrill(t *testing.T) {
 	}
 
 	// A manifest whose count disagrees with what restores: the drill must notice.
-	rewriteManifest(t, d, res.ID, func(m *Manifest) { m.Postgres.Tables["public.tickets"] = 4001 })
+	rewriteManifest(t, d, res.ID, e.Transit, func(m *Manifest) { m.Postgres.Tables["public.tickets"] = 4001 })
 	drill, err = e.Verify(ctx, res.ID)
 	if err != nil {
 		t.Fatal(err)

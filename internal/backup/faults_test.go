@@ -32,8 +32,10 @@ func payloadStart(t *testing.T, b []byte) int {
 	return i + 1 + j + 1 + 16
 }
 
-// rewriteManifest applies edit to the stored manifest of id (a filesystem destination).
-func rewriteManifest(t *testing.T, d *dest.FS, id string, edit func(*Manifest)) {
+// rewriteManifest applies edit to the stored manifest of id (a filesystem destination) and
+// signs it again with signer, as someone holding that key could; unsigned when signer has
+// no client.
+func rewriteManifest(t *testing.T, d *dest.FS, id string, signer vaultage.Transit, edit func(*Manifest)) {
 	t.Helper()
 	p := filepath.Join(d.Root, manifestName(id))
 	var m Manifest
@@ -45,6 +47,15 @@ func rewriteManifest(t *testing.T, d *dest.FS, id string, edit func(*Manifest)) 
 		t.Fatal(err)
 	}
 	edit(&m)
+	if signer.Client != nil {
+		signed, err := m.signedBytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Signature, err = signer.Sign(testCtx(t), signed); err != nil {
+			t.Fatal(err)
+		}
+	}
 	b, _ = json.Marshal(&m)
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
@@ -52,8 +63,8 @@ func rewriteManifest(t *testing.T, d *dest.FS, id string, edit func(*Manifest)) 
 }
 
 // matchManifest makes the manifest agree with a tampered object, so only age can catch it.
-func matchManifest(t *testing.T, d *dest.FS, id, object string, content []byte) {
-	rewriteManifest(t, d, id, func(m *Manifest) {
+func matchManifest(t *testing.T, d *dest.FS, signer vaultage.Transit, id, object string, content []byte) {
+	rewriteManifest(t, d, id, signer, func(m *Manifest) {
 		for i := range m.Objects {
 			if m.Objects[i].Name == object {
 				sum := sha256.Sum256(content)
@@ -127,7 +138,7 @@ func TestTamperedObjectsAreRefusedBeforeTouchingTheTarget(t *testing.T) {
 					t.Fatal(err)
 				}
 				if !tc.keepHash {
-					matchManifest(t, d, res.ID, name, b)
+					matchManifest(t, d, e.Transit, res.ID, name, b)
 				}
 				r := restoreTarget(t, e)
 				_, err = r.Restore(ctx, res.ID)
@@ -184,13 +195,32 @@ func TestWrongInstanceKey(t *testing.T) {
 	}
 	assertUntouched(t, b)
 
-	// Someone edits the manifest to name key B: the object's own header still names key A.
-	rewriteManifest(t, d, res.ID, func(m *Manifest) { m.Encryption.KeyName = b.Transit.Key })
+	// Someone edits the manifest to name key B and signs it with B: the object's own header
+	// still names key A.
+	rewriteManifest(t, d, res.ID, b.Transit, func(m *Manifest) { m.Encryption.KeyName = b.Transit.Key })
 	_, err = b.Restore(ctx, res.ID)
 	if !errors.Is(err, vaultage.ErrWrongKey) || !strings.Contains(err.Error(), a.Transit.Key) {
 		t.Fatalf("restore with an edited manifest: %v", err)
 	}
 	assertUntouched(t, b)
+}
+
+func TestEditedManifestIsRefused(t *testing.T) {
+	ctx := testCtx(t)
+	src := seedDatabase(t, pgSrv)
+	d := fsDest(t)
+	e := newEngine(t, d, src, "")
+	res, err := e.Backup(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rewriteManifest(t, d, res.ID, vaultage.Transit{}, func(m *Manifest) { m.Postgres.Tables["public.users"] = 1 })
+	r := restoreTarget(t, e)
+	_, err = r.Restore(ctx, res.ID)
+	if !errors.Is(err, ErrIntegrity) || !strings.Contains(err.Error(), "edited after the backup") {
+		t.Fatalf("restore with an edited manifest: %v", err)
+	}
+	assertUntouched(t, r)
 }
 
 func TestS3OutageMidUpload(t *testing.T) {

@@ -30,6 +30,9 @@ type Manifest struct {
 	// Objects lists the data objects with the size and SHA-256 of their stored (encrypted) bytes.
 	Objects     []ObjectEntry    `json:"objects"`
 	Attachments *AttachmentStats `json:"attachments,omitempty"`
+	// Signature is a Vault transit HMAC, with the backup's key, of the manifest as JSON
+	// without this field: editing any field (hashes, counts, key name) is detected.
+	Signature string `json:"signature"`
 }
 
 // Instance is the helpdesk instance a backup belongs to.
@@ -110,6 +113,13 @@ func getJSON(ctx context.Context, d dest.Destination, name string, v any) error 
 		return fmt.Errorf("%s on %s is not valid JSON: %w", name, d, err)
 	}
 	return nil
+}
+
+// signedBytes is what Signature covers: the manifest's JSON without the signature.
+func (m *Manifest) signedBytes() ([]byte, error) {
+	c := *m
+	c.Signature = ""
+	return json.Marshal(&c)
 }
 
 // ReadManifest loads the manifest of backup id.

