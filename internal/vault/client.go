@@ -173,3 +173,12 @@ func (c *Client) API() *vaultapi.Client { return c.api }
 func (c *Client) NeedLeaderElection() bool { return false }
 
 func (c *Client) names(t Tenant) Names { return NamesFor(c.cfg.Prefix, t.Namespace, t.Name) }
+
+// Names is everything the tenant owns in Vault, with this client's prefix.
+func (c *Client) Names(t Tenant) Names { return c.names(t) }
+
+// KeyName is the tenant's transit key name, <prefix>-<namespace>-<name>, for status and for
+// the app's configuration.
+func (c *Client) KeyName(namespace, name string) string {
+	return TenantName(c.cfg.Prefix, namespace, name)
+}

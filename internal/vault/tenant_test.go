@@ -21,7 +21,7 @@ func TestEnsureTenant(t *testing.T) {
 	if err != nil {
 		t.Fatalf("EnsureTenant: %v", err)
 	}
-	if status != (TenantStatus{KeyName: "helpdesk-team-a-desk", LatestVersion: 1}) {
+	if status != (TenantStatus{KeyName: "helpdesk-team-a-desk", LatestVersion: 1}) || c.KeyName("team-a", "desk") != status.KeyName {
 		t.Errorf("status = %+v", status)
 	}
 	if got := writes.take(); len(got) != 3 {
