@@ -38,7 +38,11 @@ func TestServerSideApplyIsValidAndIdempotent(t *testing.T) {
 	for _, mk := range []func() *v1alpha1.HelpdeskInstance{minimalInstance, haInstance, vaultAgentInstance} {
 		inst := mk()
 		t.Run(inst.Name, func(t *testing.T) {
-			if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: inst.Namespace}}); err != nil {
+			// Pods of the namespace must meet the restricted Pod Security Standard.
+			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: inst.Namespace, Labels: map[string]string{
+				"pod-security.kubernetes.io/enforce": "restricted",
+			}}}
+			if err := c.Create(ctx, ns); err != nil {
 				t.Fatal(err)
 			}
 			// The instance itself must pass the CRD's validation, and its UID makes the
@@ -47,6 +51,18 @@ func TestServerSideApplyIsValidAndIdempotent(t *testing.T) {
 			if err := c.Create(ctx, inst); err != nil {
 				t.Fatalf("creating the instance: %v", err)
 			}
+			prof := helpyProfile(t)
+			for name, tmpl := range map[string]corev1.PodTemplateSpec{
+				"app":       Deployment(inst, prof, opts, "h").Spec.Template,
+				"migration": MigrationJob(inst, prof, opts).Spec.Template,
+			} {
+				pod := &corev1.Pod{ObjectMeta: tmpl.ObjectMeta, Spec: tmpl.Spec}
+				pod.Name, pod.Namespace = name, inst.Namespace
+				if err := c.Create(ctx, pod, client.DryRunAll); err != nil {
+					t.Errorf("%s pod: %v", name, err)
+				}
+			}
+
 			objs := buildAll(t, inst, opts)
 			first := map[string]*unstructured.Unstructured{}
 			for _, obj := range objs {
