@@ -30,8 +30,9 @@ type Manifest struct {
 	// Objects lists the data objects with the size and SHA-256 of their stored (encrypted) bytes.
 	Objects     []ObjectEntry    `json:"objects"`
 	Attachments *AttachmentStats `json:"attachments,omitempty"`
-	// Signature is a Vault transit HMAC, with the backup's key, of the manifest as JSON
-	// without this field: editing any field (hashes, counts, key name) is detected.
+	// Signature seals the manifest (its JSON without this field) with the backup's transit
+	// key: the transit encryption of its SHA-256, so editing any field (hashes, counts, key
+	// name) is detected with only the encrypt and decrypt rights the tenant already has.
 	Signature string `json:"signature"`
 }
 

@@ -58,6 +58,7 @@ func (d *FS) Put(ctx context.Context, name string, r io.Reader) (err error) {
 		if err != nil {
 			tmp.Close()
 			os.Remove(tmp.Name())
+			d.removeEmptyParents(p)
 		}
 	}()
 	if _, err = io.Copy(tmp, ctxReader{ctx, r}); err != nil {
@@ -147,12 +148,18 @@ func (d *FS) Delete(ctx context.Context, name string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("deleting %s from %s: %w", name, d, err)
 	}
-	for dir := filepath.Dir(p); dir != filepath.Clean(d.Root) && strings.HasPrefix(dir, d.Root); dir = filepath.Dir(dir) {
+	d.removeEmptyParents(p)
+	return nil
+}
+
+// removeEmptyParents removes the folders above p that are empty, up to the root.
+func (d *FS) removeEmptyParents(p string) {
+	root := filepath.Clean(d.Root)
+	for dir := filepath.Dir(p); dir != root && strings.HasPrefix(dir, root); dir = filepath.Dir(dir) {
 		if os.Remove(dir) != nil { // not empty, or gone: stop climbing
-			break
+			return
 		}
 	}
-	return nil
 }
 
 // ctxReader stops a copy when ctx ends.

@@ -12,6 +12,8 @@ package vaultage
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -178,45 +180,26 @@ func (t Transit) unwrap(ctx context.Context, ciphertext string) ([]byte, error) 
 	return out.Data.Plaintext, nil
 }
 
-// Sign returns a transit HMAC (vault:vN:...) of data with the key: manifests are signed so
-// that editing one (hashes, counts, key names) is detected.
+// Sign seals data: it returns the transit encryption of data's SHA-256. Transit encryption
+// is authenticated (AES-GCM) and only holders of encrypt on the key can make one, so the seal
+// works as a signature while needing only the encrypt and decrypt rights a tenant already has.
 func (t Transit) Sign(ctx context.Context, data []byte) (string, error) {
-	secret, err := t.Client.Logical().WriteWithContext(ctx, t.Mount+"/hmac/"+t.Key, map[string]any{
-		"input": base64.StdEncoding.EncodeToString(data),
-	})
-	if err != nil {
-		return "", t.describe("hmac", err)
-	}
-	if secret == nil || secret.Data == nil {
-		return "", fmt.Errorf("%w: Vault transit hmac with key %q returned no data", ErrVault, t.Key)
-	}
-	mac, _ := secret.Data["hmac"].(string)
-	if mac == "" {
-		return "", fmt.Errorf("%w: Vault transit hmac with key %q returned no hmac", ErrVault, t.Key)
-	}
-	return mac, nil
+	sum := sha256.Sum256(data)
+	return t.wrap(ctx, sum[:])
 }
 
-// ErrBadSignature means a signature does not match the signed data under the key.
-var ErrBadSignature = errors.New("signature does not match")
+// ErrBadSignature means a seal does not match the sealed data.
+var ErrBadSignature = errors.New("seal does not match")
 
-// Verify checks a transit HMAC made by Sign; transit picks the key version the HMAC names.
-func (t Transit) Verify(ctx context.Context, data []byte, mac string) error {
-	secret, err := t.Client.Logical().WriteWithContext(ctx, t.Mount+"/verify/"+t.Key, map[string]any{
-		"input": base64.StdEncoding.EncodeToString(data),
-		"hmac":  mac,
-	})
+// Verify checks a seal made by Sign; transit decrypts with the key version the seal names.
+func (t Transit) Verify(ctx context.Context, data []byte, seal string) error {
+	got, err := t.unwrap(ctx, seal)
 	if err != nil {
-		var re *vaultapi.ResponseError
-		if errors.As(err, &re) && re.StatusCode == 400 {
-			return fmt.Errorf("%w: Vault transit key %q rejected the signature (%s)", ErrBadSignature, t.Key, firstError(re))
-		}
-		return t.describe("verify", err)
+		return err
 	}
-	if secret == nil || secret.Data == nil {
-		return fmt.Errorf("%w: Vault transit verify with key %q returned no data", ErrVault, t.Key)
-	}
-	if valid, _ := secret.Data["valid"].(bool); !valid {
+	defer clear(got)
+	sum := sha256.Sum256(data)
+	if subtle.ConstantTimeCompare(got, sum[:]) != 1 {
 		return ErrBadSignature
 	}
 	return nil
@@ -235,7 +218,7 @@ func (t Transit) explain(op string, err error) error {
 			return fmt.Errorf("vault denied transit %s with key %q on mount %q (HTTP 403): check the token or Kubernetes auth role and its policy", op, t.Key, t.Mount)
 		case 400, 404:
 			if op == "decrypt" {
-				return fmt.Errorf("vault transit could not decrypt the file key with key %q on mount %q (HTTP %d: %s): the backup was made with another key, the key was deleted, or min_decryption_version excludes its version",
+				return fmt.Errorf("vault transit could not decrypt with key %q on mount %q (HTTP %d: %s): the data was encrypted with another key or altered, the key was deleted, or min_decryption_version excludes its version",
 					t.Key, t.Mount, re.StatusCode, firstError(re))
 			}
 			return fmt.Errorf("vault transit %s with key %q on mount %q failed (HTTP %d: %s): check that the transit engine is mounted there and the key exists",

@@ -6,6 +6,8 @@ package s3gw
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -39,6 +41,9 @@ type Server struct {
 	SecretKey string
 	// Dir holds the bucket folders (data/) and versitygw.log.
 	Dir string
+	// CAFile is the PEM certificate clients must trust when the server speaks TLS
+	// (StartTLS); empty for plain HTTP.
+	CAFile string
 
 	binary string
 	mu     sync.Mutex
@@ -62,8 +67,22 @@ func Start(tb testing.TB) *Server {
 	return srv
 }
 
+// StartTLS is Start with TLS on, behind a fresh self-signed certificate for 127.0.0.1
+// whose PEM is in CAFile.
+func StartTLS(tb testing.TB) *Server {
+	tb.Helper()
+	srv, stop, err := startMain(true)
+	if err != nil {
+		tb.Fatalf("s3gw: %v", err)
+	}
+	tb.Cleanup(stop)
+	return srv
+}
+
 // StartMain is Start for TestMain, which has no testing.TB: call stop when done.
-func StartMain() (*Server, func(), error) {
+func StartMain() (*Server, func(), error) { return startMain(false) }
+
+func startMain(withTLS bool) (*Server, func(), error) {
 	binary, err := binaries.Versitygw()
 	if err != nil {
 		return nil, nil, err
@@ -87,6 +106,13 @@ func StartMain() (*Server, func(), error) {
 		SecretKey: randomHex(20),
 		Dir:       dir,
 		binary:    binary,
+	}
+	if withTLS {
+		if err := writeSelfSigned(dir); err != nil {
+			os.RemoveAll(dir)
+			return nil, nil, err
+		}
+		srv.CAFile = filepath.Join(dir, "cert.pem")
 	}
 	if err := srv.start(); err != nil {
 		srv.Stop()
@@ -150,8 +176,11 @@ func (s *Server) start() error {
 		return err
 	}
 	defer logFile.Close()
-	cmd := exec.Command(s.binary, "--access", s.AccessKey, "--secret", s.SecretKey,
-		"--port", s.Endpoint, "--quiet", "posix", filepath.Join(s.Dir, "data"))
+	args := []string{"--access", s.AccessKey, "--secret", s.SecretKey, "--port", s.Endpoint, "--quiet"}
+	if s.CAFile != "" {
+		args = append(args, "--cert", s.CAFile, "--key", filepath.Join(s.Dir, "key.pem"))
+	}
+	cmd := exec.Command(s.binary, append(args, "posix", filepath.Join(s.Dir, "data"))...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting versitygw: %w", err)
@@ -192,11 +221,21 @@ func (s *Server) waitReady(exited chan struct{}) error {
 }
 
 func (s *Server) client() (*minio.Client, error) {
+	transport := &http.Transport{}
+	if s.CAFile != "" {
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
 	return minio.New(s.Endpoint, &minio.Options{
 		Creds:     credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""),
-		Secure:    false,
+		Secure:    s.CAFile != "",
 		Region:    "us-east-1",
-		Transport: &http.Transport{DisableKeepAlives: false},
+		Transport: transport,
 		// One try: the readiness probe retries by itself, boundedly.
 		MaxRetries: 1,
 	})

@@ -32,3 +32,11 @@ func TestPutGetSurvivesRestart(t *testing.T) {
 		t.Fatalf("got %q after restart, want %q", got, payload)
 	}
 }
+
+func TestStartTLS(t *testing.T) {
+	srv := StartTLS(t)
+	if srv.CAFile == "" {
+		t.Fatal("no CA file")
+	}
+	srv.CreateBucket(t, "secure")
+}
