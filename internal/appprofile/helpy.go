@@ -139,10 +139,7 @@ func helpy() Profile {
 		UploadsPath: "/helpy/public/uploads",
 		WorkingDir:  "/helpy",
 		// GET / answers 301 (a locale redirect) after reading settings from the database.
-		HTTPProbePath: "/",
-		// With settings.enforce_ssl, Rails would redirect the probe to https on the pod
-		// IP, which the kubelet follows and fails; the header marks it as already secure.
-		HTTPProbeHeaders:      []corev1.HTTPHeader{{Name: "X-Forwarded-Proto", Value: "https"}},
+		HTTPProbePath:         "/",
 		StartupTimeoutSeconds: 600,
 	}
 }

@@ -61,7 +61,8 @@ type Profile struct {
 	// WorkingDir of the application containers.
 	WorkingDir string
 
-	// HTTPProbePath is requested by the readiness probe, with HTTPProbeHeaders.
+	// HTTPProbePath is requested by the readiness probe, with HTTPProbeHeaders. The
+	// builders add a Host header with the instance's hostname (see resources).
 	HTTPProbePath    string
 	HTTPProbeHeaders []corev1.HTTPHeader
 	// StartupTimeoutSeconds is how long the first start may take before the pod is

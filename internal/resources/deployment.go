@@ -49,7 +49,7 @@ func Deployment(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts O
 		Env:             appEnv(inst, prof, prof.AppSecretKeys()),
 		Resources:       *inst.Spec.App.Resources.DeepCopy(),
 		VolumeMounts:    mounts,
-		ReadinessProbe:  readinessProbe(prof),
+		ReadinessProbe:  readinessProbe(inst, prof),
 		LivenessProbe:   livenessProbe(),
 		StartupProbe:    startupProbe(prof),
 		SecurityContext: containerSecurityContext(),

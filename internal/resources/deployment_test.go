@@ -62,6 +62,17 @@ func TestDeploymentRunsHardened(t *testing.T) {
 		if _, ok := mounts["/helpy/public"]; ok {
 			t.Errorf("%s: a volume on /helpy/public would hide the app's public files", inst.Name)
 		}
+		c := pod.Containers[0]
+		if r := c.ReadinessProbe; r == nil || r.HTTPGet == nil || r.HTTPGet.Path != "/" ||
+			len(r.HTTPGet.HTTPHeaders) == 0 || r.HTTPGet.HTTPHeaders[len(r.HTTPGet.HTTPHeaders)-1] != (corev1.HTTPHeader{Name: "Host", Value: inst.Spec.Hostname}) {
+			t.Errorf("%s: readiness must GET / as the public hostname, got %+v", inst.Name, r)
+		}
+		if l := c.LivenessProbe; l == nil || l.TCPSocket == nil {
+			t.Errorf("%s: liveness must be a TCP check, got %+v", inst.Name, l)
+		}
+		if s := c.StartupProbe; s == nil || s.PeriodSeconds*s.FailureThreshold < 300 {
+			t.Errorf("%s: the startup probe must allow a slow first start, got %+v", inst.Name, s)
+		}
 		if d.Spec.Template.Annotations[AnnotationConfigHash] != "h" {
 			t.Errorf("%s: config hash annotation missing", inst.Name)
 		}

@@ -184,13 +184,21 @@ func seedContainers(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, op
 // Probes: readiness asks the app (GET / reads settings from the database), liveness only
 // checks that the server accepts connections so a slow database never restarts it, and
 // startup gives the first start the profile's time.
-func readinessProbe(prof appprofile.Profile) *corev1.Probe {
+//
+// The kubelet follows a redirect to the host it probed (the pod IP) and would fail on
+// one to https there (Rails' enforce_ssl), but takes a redirect to another host as
+// success. The Host header makes the app's redirects point at the public hostname, so
+// the probe's result is the app's own 3xx answer. The kubelet records a ProbeWarning
+// event for such redirects; that is expected.
+func readinessProbe(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile) *corev1.Probe {
+	headers := append([]corev1.HTTPHeader(nil), prof.HTTPProbeHeaders...)
+	headers = append(headers, corev1.HTTPHeader{Name: "Host", Value: inst.Spec.Hostname})
 	return &corev1.Probe{
 		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
 			Path:        prof.HTTPProbePath,
 			Port:        intstr.FromString(portName),
 			Scheme:      corev1.URISchemeHTTP,
-			HTTPHeaders: append([]corev1.HTTPHeader(nil), prof.HTTPProbeHeaders...),
+			HTTPHeaders: headers,
 		}},
 		PeriodSeconds:    10,
 		TimeoutSeconds:   10,
