@@ -111,13 +111,19 @@ func (e *Engine) dumpDatabase(ctx context.Context, id string, info *PostgresInfo
 			"--snapshot="+snapshot, "--no-password")
 		cmd.Env = e.DB.env()
 		cmd.Stdout = w
-		// The counts run on our connection while pg_dump reads through its own.
+		// The counts run on our connection while pg_dump reads through its own; a failed
+		// dump stops them rather than waiting for a long count(*).
+		countCtx, stopCounts := context.WithCancel(ctx)
+		defer stopCounts()
 		go func() {
 			var err error
-			info.Tables, err = countRows(ctx, conn)
+			info.Tables, err = countRows(countCtx, conn)
 			countsc <- err
 		}()
 		runErr := runTool(cmd, "pg_dump")
+		if runErr != nil {
+			stopCounts()
+		}
 		countErr := <-countsc
 		if runErr != nil {
 			return runErr

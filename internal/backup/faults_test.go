@@ -313,4 +313,12 @@ func TestVaultOutageFailsBeforeReadingData(t *testing.T) {
 	if len(after) != len(before) {
 		t.Fatalf("objects written with Vault down: before %d, after %d", len(before), len(after))
 	}
+
+	// A restore with Vault down cannot check the manifest seal or unwrap a key: it fails
+	// without touching the target.
+	r := restoreTarget(t, e)
+	if _, err := r.Restore(ctx, "latest"); !errors.Is(err, vaultage.ErrVault) {
+		t.Fatalf("restore with Vault down: %v", err)
+	}
+	assertUntouched(t, r)
 }

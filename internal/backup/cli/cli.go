@@ -7,6 +7,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,8 +36,22 @@ type config struct {
 }
 
 // Main runs subcommand with args (without the subcommand itself), writing its one-line JSON
-// result to stdout. Usage errors and failures are returned; they never contain secret values.
+// result to stdout: on success the result, on failure {"error": "..."} as the last line, so a
+// Job's termination message says what happened either way. The error is also returned;
+// errors never contain secret values.
 func Main(ctx context.Context, subcommand string, args []string, stdout io.Writer) error {
+	err := run(ctx, subcommand, args, stdout)
+	var printed *printedError
+	if errors.As(err, &printed) {
+		return printed.err
+	}
+	if err != nil {
+		printJSON(stdout, map[string]any{"subcommand": subcommand, "error": err.Error()})
+	}
+	return err
+}
+
+func run(ctx context.Context, subcommand string, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet(subcommand, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	o := &options{fs: fs}
@@ -123,7 +138,7 @@ func Main(ctx context.Context, subcommand string, args []string, stdout io.Write
 			return err
 		}
 		if !res.Passed {
-			return fmt.Errorf("restore drill of backup %s failed: %s", res.ID, describeDrill(res))
+			return &printedError{fmt.Errorf("restore drill of backup %s failed: %s", res.ID, describeDrill(res))}
 		}
 		return nil
 	}
@@ -169,6 +184,12 @@ func describeDrill(r *backup.DrillResult) string {
 	}
 	return "unknown reason"
 }
+
+// printedError is an error whose result line is already printed (a failed drill).
+type printedError struct{ err error }
+
+func (p *printedError) Error() string { return p.err.Error() }
+func (p *printedError) Unwrap() error { return p.err }
 
 func printJSON(w io.Writer, v any) error {
 	b, err := json.Marshal(v)

@@ -20,24 +20,24 @@ import (
 )
 
 // run calls Main and decodes its one-line JSON result.
-func run(t *testing.T, sub string, args ...string) (map[string]any, error) {
+func runMain(t *testing.T, sub string, args ...string) (map[string]any, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
 	err := Main(ctx, sub, args, &out)
-	if err != nil {
-		return nil, err
-	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 1 {
 		t.Fatalf("%s printed %d lines, want one JSON line: %q", sub, len(lines), out.String())
 	}
 	var res map[string]any
-	if err := json.Unmarshal([]byte(lines[0]), &res); err != nil {
-		t.Fatalf("%s printed %q: %v", sub, lines[0], err)
+	if jerr := json.Unmarshal([]byte(lines[0]), &res); jerr != nil {
+		t.Fatalf("%s printed %q: %v", sub, lines[0], jerr)
 	}
-	return res, nil
+	if err != nil && res["error"] != err.Error() {
+		t.Fatalf("%s failed with %v but printed %v", sub, err, res)
+	}
+	return res, err
 }
 
 func TestBackupListVerifyRestoreThroughEnvAndFlags(t *testing.T) {
@@ -85,31 +85,31 @@ func TestBackupListVerifyRestoreThroughEnvAndFlags(t *testing.T) {
 	}
 	t.Setenv("VAULT_TOKEN", "")
 
-	first, err := run(t, "backup")
+	first, err := runMain(t, "backup")
 	if err != nil {
 		t.Fatalf("backup: %v", err)
 	}
 	if first["id"] == "" || first["objects"].(float64) != 2 || first["size"].(float64) <= 0 {
 		t.Fatalf("backup result %v", first)
 	}
-	second, err := run(t, "backup")
+	second, err := runMain(t, "backup")
 	if err != nil {
 		t.Fatalf("second backup: %v", err)
 	}
 	if d := second["deleted"].([]any); len(d) != 1 || d[0] != first["id"] {
 		t.Fatalf("keep-last 1 deleted %v, want the first backup", second["deleted"])
 	}
-	list, err := run(t, "list")
+	list, err := runMain(t, "list")
 	if err != nil || len(list["backups"].([]any)) != 1 {
 		t.Fatalf("list: %v, %v", list, err)
 	}
-	drill, err := run(t, "verify")
+	drill, err := runMain(t, "verify")
 	if err != nil || drill["passed"] != true || drill["id"] != second["id"] {
 		t.Fatalf("verify: %v, %v", drill, err)
 	}
 	pg.CreateDatabase(t, "restored")
 	target := filepath.Join(t.TempDir(), "files")
-	res, err := run(t, "restore", "--db-name=restored", "--attachments-dir="+target, "--id="+second["id"].(string))
+	res, err := runMain(t, "restore", "--db-name=restored", "--attachments-dir="+target, "--id="+second["id"].(string))
 	if err != nil || res["id"] != second["id"] {
 		t.Fatalf("restore: %v, %v", res, err)
 	}
@@ -119,7 +119,7 @@ func TestBackupListVerifyRestoreThroughEnvAndFlags(t *testing.T) {
 
 	// A wrong S3 secret fails clearly and never echoes a secret.
 	t.Setenv("BACKUP_S3_SECRET_KEY_FILE", write("secret", "not-the-secret-value"))
-	_, err = run(t, "backup")
+	_, err = runMain(t, "backup")
 	if err == nil || strings.Contains(err.Error(), "not-the-secret-value") || strings.Contains(err.Error(), pg.Password) || strings.Contains(err.Error(), v.RootToken) {
 		t.Fatalf("backup with a wrong S3 secret: %v", err)
 	}
