@@ -62,6 +62,9 @@ func Cluster(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Opti
 				DataChecksums: ptr.To(true),
 			}},
 			EnableSuperuserAccess: ptr.To(false),
+			// CloudNativePG's budget for a lone primary would block every node drain, as
+			// the app's would; with replicas it lets a drain wait for a switchover.
+			EnablePDB: ptr.To(instances > 1),
 			StorageConfiguration: cnpgv1.StorageConfiguration{
 				Size:         dbStorageSize(inst),
 				StorageClass: inst.Spec.Database.Storage.StorageClassName,

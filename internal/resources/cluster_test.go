@@ -20,6 +20,9 @@ func TestClusterAntiAffinity(t *testing.T) {
 			!ptr.Deref(cl.Spec.Affinity.EnablePodAntiAffinity, false) {
 			t.Errorf("instances %d: affinity %+v, want %s across hostnames", c.instances, cl.Spec.Affinity, c.want)
 		}
+		if got := ptr.Deref(cl.Spec.EnablePDB, true); got != (c.instances > 1) {
+			t.Errorf("instances %d: enablePDB %v", c.instances, got)
+		}
 		if c.instances > 0 && cl.Spec.Instances != int(c.instances) {
 			t.Errorf("instances %d: got %d", c.instances, cl.Spec.Instances)
 		}
