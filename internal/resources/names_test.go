@@ -42,7 +42,8 @@ func TestNamesPlain(t *testing.T) {
 		"PolicyApp":         "support-app",
 		"PolicyDatabase":    "support-db",
 		"PolicyJobs":        "support-jobs",
-		"MigrationJob":      "support-migrate-" + shortHash("registry.example.com/helpy:2.8.0"),
+		// Pinned: a different hash would re-run every instance's migration.
+		"MigrationJob": "support-migrate-bc44a705",
 	}
 	for k, got := range allNames(n) {
 		if got != want[k] {
