@@ -74,7 +74,12 @@ func newClient(ctx context.Context, cfg Config, logger logr.Logger, opts options
 
 	c := &Client{cfg: cfg, log: logger.WithName("vault"), api: api}
 	if err := c.login(ctx); err != nil {
-		return nil, err
+		if !IsUnavailable(err) {
+			return nil, err
+		}
+		// An outage at start must not crash-loop the operator: Start logs in with backoff,
+		// and until then calls fail as unavailable and the conditions say so.
+		c.log.Error(err, "Vault is unavailable at start; logging in once it answers")
 	}
 	return c, nil
 }

@@ -131,3 +131,43 @@ func TestHungVaultTimesOut(t *testing.T) {
 		t.Errorf("New against a hung server failed after %s, want about %s", elapsed, cfg.RequestTimeout)
 	}
 }
+
+// TestVaultDownAtStart: an operator that starts while Vault is down does not crash; it
+// logs in once Vault answers.
+func TestVaultDownAtStart(t *testing.T) {
+	ctx := context.Background()
+	srv := vaultdev.Start(t)
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(srv)
+	cfg.RequestTimeout = time.Second
+	c, err := New(ctx, cfg, testLogger(t))
+	if err != nil {
+		t.Fatalf("New with Vault down: %v, want a client that logs in later", err)
+	}
+	tenant := Tenant{Namespace: "late", Name: "desk", ServiceAccount: "sa", RotationPeriod: time.Hour}
+	if _, err := c.EnsureTenant(ctx, tenant); !IsUnavailable(err) {
+		t.Fatalf("EnsureTenant before Vault is up: %v, want unavailable", err)
+	}
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	go func() { _ = c.Start(runCtx) }()
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := c.EnsureMounts(ctx, KubernetesAuthConfig{})
+		if err == nil {
+			_, err = c.EnsureTenant(ctx, tenant)
+		}
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("EnsureTenant after Vault came up: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
