@@ -121,21 +121,17 @@ var errUploadStopped = errors.New("upload stopped")
 // hashReader hashes and counts what is read from r, and remembers r's own failures so they
 // are not mistaken for authentication failures.
 type hashReader struct {
-	r      io.Reader
-	h      hash.Hash
-	n      int64
-	ioErr  error
-	atEOF  bool
-	source string
+	r     io.Reader
+	h     hash.Hash
+	n     int64
+	ioErr error
 }
 
 func (hr *hashReader) Read(p []byte) (int, error) {
 	n, err := hr.r.Read(p)
 	hr.h.Write(p[:n])
 	hr.n += int64(n)
-	if err == io.EOF {
-		hr.atEOF = true
-	} else if err != nil && hr.ioErr == nil {
+	if err != nil && err != io.EOF && hr.ioErr == nil {
 		hr.ioErr = err
 	}
 	return n, err
@@ -150,7 +146,7 @@ func (e *Engine) open(ctx context.Context, obj ObjectEntry, raw bool, consume fu
 		return err
 	}
 	defer rc.Close()
-	hr := &hashReader{r: rc, h: sha256.New(), source: obj.Name}
+	hr := &hashReader{r: rc, h: sha256.New()}
 	integrity := func(err error) error {
 		if hr.ioErr != nil {
 			return fmt.Errorf("reading %s from %s: %w", obj.Name, e.Dest, hr.ioErr)

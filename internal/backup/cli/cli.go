@@ -82,7 +82,7 @@ func run(ctx context.Context, subcommand string, args []string, stdout io.Writer
 	if err := o.err(); err != nil {
 		return err
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := o.parse(args); err != nil {
 		return fmt.Errorf("%s: %w (run with --help for the options)", subcommand, err)
 	}
 	if *help {

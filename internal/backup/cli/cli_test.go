@@ -149,3 +149,21 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestHelpNeverPrintsSecrets(t *testing.T) {
+	t.Setenv("PGPASSWORD", "pg-secret-value")
+	t.Setenv("BACKUP_S3_SECRET_KEY", "s3-secret-value")
+	t.Setenv("VAULT_TOKEN", "vault-secret-value")
+	var out bytes.Buffer
+	if err := Main(context.Background(), "backup", []string{"--help"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"pg-secret-value", "s3-secret-value", "vault-secret-value"} {
+		if strings.Contains(out.String(), s) {
+			t.Fatalf("--help printed a secret from the environment")
+		}
+	}
+	if !strings.Contains(out.String(), "BACKUP_DB_PASSWORD_FILE") {
+		t.Fatalf("--help does not name the environment variables:\n%s", out.String())
+	}
+}

@@ -22,8 +22,9 @@ func envName(name string) string {
 // then the conventional variables (PGHOST, VAULT_ADDR, ...) listed as aliases, so a
 // Kubernetes Job can set everything through env; an explicit flag wins over both.
 type options struct {
-	fs   *flag.FlagSet
-	errs []error
+	fs      *flag.FlagSet
+	errs    []error
+	secrets []func()
 }
 
 func (o *options) lookup(name string, aliases []string) (string, bool) {
@@ -48,6 +49,28 @@ func (o *options) str(p *string, name, def, usage string, aliases ...string) {
 		def = v
 	}
 	o.fs.StringVar(p, name, def, o.usage(name, usage, aliases))
+}
+
+// secretStr is str for secret values: the environment is read after parsing rather than
+// made the flag's default, so --help never prints a secret.
+func (o *options) secretStr(p *string, name, usage string, aliases ...string) {
+	o.fs.StringVar(p, name, "", o.usage(name, usage, aliases))
+	o.secrets = append(o.secrets, func() {
+		if *p == "" {
+			*p, _ = o.lookup(name, aliases)
+		}
+	})
+}
+
+// parse parses args and then fills secrets from the environment.
+func (o *options) parse(args []string) error {
+	if err := o.fs.Parse(args); err != nil {
+		return err
+	}
+	for _, fill := range o.secrets {
+		fill()
+	}
+	return nil
 }
 
 func (o *options) int(p *int, name string, def int, usage string, aliases ...string) {

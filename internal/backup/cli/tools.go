@@ -19,7 +19,7 @@ func Pipeline(ctx context.Context, args []string, w io.Writer) error {
 	if err := o.err(); err != nil {
 		return err
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := o.parse(args); err != nil {
 		return err
 	}
 	db, err := f.build()
@@ -39,7 +39,7 @@ func MakeBucket(ctx context.Context, args []string) error {
 	if err := o.err(); err != nil {
 		return err
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := o.parse(args); err != nil {
 		return err
 	}
 	d, err := f.build()
