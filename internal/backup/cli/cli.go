@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+	// The Job image may have no zoneinfo; retention's time zone must load anyway.
+	_ "time/tzdata"
 
 	"github.com/privatedesk/helpdesk-operator/internal/backup"
 	"github.com/privatedesk/helpdesk-operator/internal/backup/retention"
@@ -33,6 +35,7 @@ type config struct {
 	policy     retention.Policy
 	grace      time.Duration
 	noPrune    bool
+	timeZone   string
 }
 
 // Main runs subcommand with args (without the subcommand itself), writing its one-line JSON
@@ -72,6 +75,7 @@ func run(ctx context.Context, subcommand string, args []string, stdout io.Writer
 		o.duration(&c.policy.MaxAge, "max-age", 0, "retention: delete backups older than this (e.g. 2160h); 0 disables")
 		o.duration(&c.grace, "orphan-grace", 24*time.Hour, "retention: delete data of unfinished backups older than this")
 		o.bool(&c.noPrune, "no-prune", false, "skip retention after the backup")
+		o.str(&c.timeZone, "time-zone", "UTC", "retention: IANA time zone whose days, weeks and months count, e.g. Europe/Berlin")
 	case "restore", "verify":
 		o.str(&c.id, "id", "latest", "backup ID, or latest")
 	case "list":
@@ -92,6 +96,13 @@ func run(ctx context.Context, subcommand string, args []string, stdout io.Writer
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected arguments %v", subcommand, fs.Args())
+	}
+	if c.timeZone != "" {
+		loc, err := time.LoadLocation(c.timeZone)
+		if err != nil {
+			return fmt.Errorf("--time-zone %q: %w (use an IANA name like Europe/Berlin)", c.timeZone, err)
+		}
+		c.policy.Location = loc
 	}
 	d, err := c.dest.build()
 	if err != nil {

@@ -142,6 +142,9 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("%s %v: %v, want %q", tc.sub, tc.args, err, tc.want)
 		}
 	}
+	if err := Main(context.Background(), "backup", []string{"--time-zone=Mars/Olympus"}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "IANA") {
+		t.Errorf("bad time zone: %v", err)
+	}
 	t.Setenv("BACKUP_KEEP_LAST", "many")
 	if err := Main(context.Background(), "backup", nil, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--keep-last") {
 		t.Errorf("bad env number: %v", err)
