@@ -3,29 +3,54 @@ package controllers
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/privatedesk/helpdesk-operator/internal/ssa"
+	"github.com/privatedesk/helpdesk-operator/internal/vault"
 )
 
-// Options configure the controllers; the manager binds them to flags.
-type Options struct{}
-
-// BindFlags registers the controllers' flags on fs.
-func (o *Options) BindFlags(fs *flag.FlagSet) {}
-
-// Setup registers every controller with the manager.
+// Setup completes the options, connects to Vault and registers every controller.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
-	client, apiReader := mgr.GetClient(), mgr.GetAPIReader()
-	if err := (&AccessPolicyReconciler{Client: client, APIReader: apiReader}).SetupWithManager(ctx, mgr); err != nil {
+	c, apiReader := mgr.GetClient(), mgr.GetAPIReader()
+	if err := opts.complete(ctx, apiReader); err != nil {
+		return fmt.Errorf("operator configuration: %w", err)
+	}
+	vaultClient, err := vault.New(ctx, opts.Vault, ctrl.Log.WithName("vault"))
+	if err != nil {
+		return fmt.Errorf("connecting to Vault at %s: %w", opts.Vault.Address, err)
+	}
+	if opts.Vault.DevBootstrap {
+		// Outside a pod Vault cannot read the cluster CA from its own filesystem.
+		restConfig := mgr.GetConfig()
+		if err := vaultClient.EnsureMounts(ctx, vault.KubernetesAuthConfig{Host: restConfig.Host, CACertPEM: string(restConfig.CAData)}); err != nil {
+			return fmt.Errorf("preparing the development Vault (--vault-dev-bootstrap): %w", err)
+		}
+	}
+	// Every replica renews its token, leader or not: a new leader must not start with an
+	// expired one.
+	if err := mgr.Add(vaultClient); err != nil {
+		return err
+	}
+	instances := &HelpdeskInstanceReconciler{
+		Client:    c,
+		Applier:   ssa.NewApplier(c, FieldManager),
+		Vault:     vaultClient,
+		Resources: opts.Resources,
+		Recorder:  mgr.GetEventRecorder(FieldManager),
+	}
+	if err := instances.SetupWithManager(ctx, mgr); err != nil {
+		return fmt.Errorf("setting up the HelpdeskInstance controller: %w", err)
+	}
+	if err := (&AccessPolicyReconciler{Client: c, APIReader: apiReader}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the AccessPolicy controller: %w", err)
 	}
-	if err := (&RetentionPolicyReconciler{Client: client, Now: time.Now}).SetupWithManager(mgr); err != nil {
+	if err := (&RetentionPolicyReconciler{Client: c, Now: time.Now}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the RetentionPolicy controller: %w", err)
 	}
-	if err := (&BackupPolicyReconciler{Client: client, APIReader: apiReader, Now: time.Now}).SetupWithManager(ctx, mgr); err != nil {
+	if err := (&BackupPolicyReconciler{Client: c, APIReader: apiReader, Now: time.Now}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the BackupPolicy controller: %w", err)
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -17,7 +18,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/privatedesk/helpdesk-operator/internal/resources"
+	"github.com/privatedesk/helpdesk-operator/internal/ssa"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/kubeenv"
+	"github.com/privatedesk/helpdesk-operator/internal/testsupport/vaultdev"
+	"github.com/privatedesk/helpdesk-operator/internal/vault"
 )
 
 // One API server and one manager for the package; each test works in its own namespace.
@@ -26,6 +31,8 @@ var (
 	k8sClient client.Client
 	writes    = &writeCounter{}
 	testClock = &clock{now: time.Date(2026, 11, 24, 10, 30, 0, 0, time.UTC)}
+	vaultSrv  *vaultdev.Server
+	recorder  = &eventLog{}
 )
 
 func TestMain(m *testing.M) {
@@ -33,7 +40,7 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapLevel()), zap.StacktraceLevel(zapcore.PanicLevel)))
 	env, err := kubeenv.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -45,6 +52,13 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	srv, stopVault, err := vaultdev.StartMain()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer stopVault()
+	vaultSrv = srv
 
 	// The manager's writes go through a counter, so tests can prove a no-op reconcile
 	// writes nothing.
@@ -57,7 +71,7 @@ func runSuite(m *testing.M) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := setupForTest(ctx, mgr); err != nil {
+	if err := setupForTest(ctx, mgr, env); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -78,9 +92,33 @@ func zapLevel() zapcore.Level {
 	return 2 // errors only: the suite's output stays readable
 }
 
-// setupForTest registers the controllers as Setup does, with the test clock.
-func setupForTest(ctx context.Context, mgr ctrl.Manager) error {
+// setupForTest registers the controllers as Setup does, with the test clock, a token
+// login to the test Vault and an event log the tests can read.
+func setupForTest(ctx context.Context, mgr ctrl.Manager, env *envtest.Environment) error {
 	c, reader := mgr.GetClient(), mgr.GetAPIReader()
+	vaultConfig := vault.DefaultConfig()
+	vaultConfig.Address, vaultConfig.AuthMethod, vaultConfig.Token = vaultSrv.Addr, vault.AuthToken, vaultSrv.RootToken
+	vaultConfig.RequestTimeout = 2 * time.Second
+	vaultClient, err := vault.New(ctx, vaultConfig, ctrl.Log.WithName("vault"))
+	if err != nil {
+		return err
+	}
+	if err := vaultClient.EnsureMounts(ctx, vault.KubernetesAuthConfig{Host: env.Config.Host, CACertPEM: string(env.Config.CAData)}); err != nil {
+		return err
+	}
+	if err := mgr.Add(vaultClient); err != nil {
+		return err
+	}
+	testResources = resources.DefaultOptions()
+	testResources.ManagedBy = FieldManager
+	testResources.Vault.CIDRs = []string{"127.0.0.1/32"}
+	testResources.APIServer.CIDRs = []string{"127.0.0.1/32"}
+	instances := &HelpdeskInstanceReconciler{
+		Client: c, Applier: ssa.NewApplier(c, FieldManager), Vault: vaultClient, Resources: testResources, Recorder: recorder,
+	}
+	if err := instances.SetupWithManager(ctx, mgr); err != nil {
+		return err
+	}
 	if err := (&AccessPolicyReconciler{Client: c, APIReader: reader}).SetupWithManager(ctx, mgr); err != nil {
 		return err
 	}
@@ -88,6 +126,39 @@ func setupForTest(ctx context.Context, mgr ctrl.Manager) error {
 		return err
 	}
 	return (&BackupPolicyReconciler{Client: c, APIReader: reader, Now: testClock.Now}).SetupWithManager(ctx, mgr)
+}
+
+var testResources resources.Options
+
+// eventLog records the events the controllers emit.
+type eventLog struct {
+	mu     sync.Mutex
+	events []recordedEvent
+}
+
+type recordedEvent struct {
+	object          string
+	eventType       string
+	reason, message string
+}
+
+func (l *eventLog) Eventf(regarding runtime.Object, related runtime.Object, eventtype, reason, action, note string, args ...interface{}) {
+	obj, _ := regarding.(client.Object)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, recordedEvent{object: obj.GetNamespace() + "/" + obj.GetName(), eventType: eventtype, reason: reason, message: fmt.Sprintf(note, args...)})
+}
+
+func (l *eventLog) of(namespace, name string) []recordedEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []recordedEvent
+	for _, e := range l.events {
+		if e.object == namespace+"/"+name {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 type clock struct {

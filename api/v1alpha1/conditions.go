@@ -64,3 +64,22 @@ func (in *BackupPolicy) SetConditions(c []metav1.Condition) { in.Status.Conditio
 
 // SetObservedGeneration records the generation the status describes.
 func (in *BackupPolicy) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
+
+// HelpdeskInstance reasons (Vault reasons come from internal/vault: VaultUnavailable,
+// VaultPermissionDenied, VaultNameConflict, VaultError).
+const (
+	ReasonPolicyNotFound        = "PolicyNotFound"
+	ReasonKeyReady              = "KeyReady"
+	ReasonNetworkPoliciesReady  = "NetworkPoliciesApplied"
+	ReasonApplyFailed           = "ApplyFailed"
+	ReasonClusterProvisioning   = "ClusterProvisioning"
+	ReasonClusterReady          = "ClusterReady"
+	ReasonClusterNotReady       = "ClusterNotReady"
+	ReasonWaitingForDatabase    = "WaitingForDatabase"
+	ReasonWaitingForSecrets     = "WaitingForSecrets"
+	ReasonMigrating             = "Migrating"
+	ReasonMigrationFailed       = "MigrationFailed"
+	ReasonDeploymentProgressing = "DeploymentProgressing"
+	ReasonAvailable             = "Available"
+	ReasonScaledToZero          = "ScaledToZero"
+)

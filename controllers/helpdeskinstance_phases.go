@@ -1,0 +1,310 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	cnpgv1 "github.com/cloudnative-pg/api/pkg/api/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
+	"github.com/privatedesk/helpdesk-operator/internal/resources"
+	"github.com/privatedesk/helpdesk-operator/internal/vault"
+)
+
+// reconcilePolicyReferences checks that the policies the instance names exist; a missing
+// one keeps the instance from being Ready but holds nothing else back.
+func (r *HelpdeskInstanceReconciler) reconcilePolicyReferences(ctx context.Context, scope *instanceScope) error {
+	spec := scope.inst.Spec
+	refs := []struct {
+		field string
+		ref   *v1alpha1.LocalObjectReference
+		obj   client.Object
+	}{
+		{"spec.accessPolicyRef", spec.AccessPolicyRef, &v1alpha1.AccessPolicy{}},
+		{"spec.retentionPolicyRef", spec.RetentionPolicyRef, &v1alpha1.RetentionPolicy{}},
+		{"spec.backupPolicyRef", spec.BackupPolicyRef, &v1alpha1.BackupPolicy{}},
+	}
+	var missing []string
+	for _, ref := range refs {
+		if ref.ref == nil {
+			continue
+		}
+		err := r.Get(ctx, client.ObjectKey{Namespace: scope.inst.Namespace, Name: ref.ref.Name}, ref.obj)
+		switch {
+		case apierrors.IsNotFound(err):
+			kind := strings.TrimPrefix(fmt.Sprintf("%T", ref.obj), "*v1alpha1.")
+			missing = append(missing, fmt.Sprintf("%s names %s %q, which does not exist", ref.field, kind, ref.ref.Name))
+		case err != nil:
+			return fmt.Errorf("reading %s %s: %w", ref.field, ref.ref.Name, err)
+		}
+	}
+	scope.missingPolicies = missing
+	return nil
+}
+
+// reconcileNetwork applies the default-deny perimeter before anything runs in it.
+func (r *HelpdeskInstanceReconciler) reconcileNetwork(ctx context.Context, scope *instanceScope) error {
+	for _, policy := range resources.NetworkPolicies(scope.inst, scope.profile, r.Resources) {
+		if _, err := r.Applier.Apply(ctx, policy); err != nil {
+			setCondition(scope.inst, v1alpha1.ConditionNetworkIsolated, metav1.ConditionFalse, v1alpha1.ReasonApplyFailed,
+				fmt.Sprintf("NetworkPolicy %s could not be applied; the instance is not isolated until it is: %s", policy.Name, apiReason(err)))
+			return err
+		}
+	}
+	setCondition(scope.inst, v1alpha1.ConditionNetworkIsolated, metav1.ConditionTrue, v1alpha1.ReasonNetworkPoliciesReady,
+		"Every pod of the instance is denied all traffic but its allowed flows")
+	return nil
+}
+
+// reconcileEncryption makes sure the instance's transit key, policy, Kubernetes auth role
+// and app secrets exist in Vault. When Vault fails, the condition says so and the rest
+// of the instance carries on as it is.
+func (r *HelpdeskInstanceReconciler) reconcileEncryption(ctx context.Context, scope *instanceScope) error {
+	tenant := scope.tenant()
+	state, err := r.Vault.EnsureTenant(ctx, tenant)
+	if err == nil {
+		specs := make([]vault.SecretSpec, 0, len(scope.profile.Secrets))
+		for _, s := range scope.profile.Secrets {
+			specs = append(specs, vault.SecretSpec{Key: s.Key, Length: s.Length})
+		}
+		scope.secrets, err = r.Vault.EnsureAppSecrets(ctx, tenant, specs)
+	}
+	if err != nil {
+		setCondition(scope.inst, v1alpha1.ConditionEncryptionReady, metav1.ConditionFalse, vault.Reason(err), vault.ConditionMessage(err))
+		return err
+	}
+	scope.inst.Status.Encryption = &v1alpha1.EncryptionStatus{KeyName: state.KeyName, LatestKeyVersion: state.LatestVersion}
+	setCondition(scope.inst, v1alpha1.ConditionEncryptionReady, metav1.ConditionTrue, v1alpha1.ReasonKeyReady,
+		"The transit key, its policy, the Kubernetes auth role and the app secrets are in Vault")
+	return nil
+}
+
+// reconcileDatabase applies the CloudNativePG cluster and reads its readiness.
+func (r *HelpdeskInstanceReconciler) reconcileDatabase(ctx context.Context, scope *instanceScope) error {
+	desired := resources.Cluster(scope.inst, scope.profile, r.Resources)
+	if _, err := r.Applier.Apply(ctx, desired); err != nil {
+		setCondition(scope.inst, v1alpha1.ConditionDatabaseReady, metav1.ConditionFalse, v1alpha1.ReasonApplyFailed,
+			"The CloudNativePG Cluster could not be applied (is CloudNativePG installed?): "+apiReason(err))
+		return err
+	}
+	cluster := &cnpgv1.Cluster{}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(desired), cluster); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	ready := meta.FindStatusCondition(cluster.Status.Conditions, string(cnpgv1.ConditionClusterReady))
+	switch {
+	case ready != nil && ready.Status == metav1.ConditionTrue:
+		scope.databaseReady = true
+		setCondition(scope.inst, v1alpha1.ConditionDatabaseReady, metav1.ConditionTrue, v1alpha1.ReasonClusterReady,
+			fmt.Sprintf("CloudNativePG reports %d of %d instances ready", cluster.Status.ReadyInstances, desired.Spec.Instances))
+	case cluster.Status.Phase == "":
+		setCondition(scope.inst, v1alpha1.ConditionDatabaseReady, metav1.ConditionFalse, v1alpha1.ReasonClusterProvisioning,
+			fmt.Sprintf("Waiting for CloudNativePG to start Cluster %s", cluster.Name))
+	default:
+		setCondition(scope.inst, v1alpha1.ConditionDatabaseReady, metav1.ConditionFalse, v1alpha1.ReasonClusterNotReady,
+			fmt.Sprintf("CloudNativePG reports %q with %d of %d instances ready", cluster.Status.Phase, cluster.Status.ReadyInstances, desired.Spec.Instances))
+	}
+	return nil
+}
+
+// reconcileStorage applies the attachments volume and the ServiceAccount the pods run as.
+func (r *HelpdeskInstanceReconciler) reconcileStorage(ctx context.Context, scope *instanceScope) error {
+	for _, obj := range []client.Object{
+		resources.AttachmentsPVC(scope.inst, scope.profile, r.Resources),
+		resources.ServiceAccount(scope.inst, scope.profile, r.Resources),
+	} {
+		if _, err := r.Applier.Apply(ctx, obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reconcileApp delivers the app secrets, migrates the database for the wanted image, and
+// only then lets that image serve: until the migration Job (which also replaces the
+// seeded admin password) has succeeded, a new instance runs no pod and an upgraded one
+// keeps its previous Deployment.
+func (r *HelpdeskInstanceReconciler) reconcileApp(ctx context.Context, scope *instanceScope) error {
+	inst, names := scope.inst, resources.NamesFor(scope.inst)
+	appReady := func(status metav1.ConditionStatus, reason, message string) {
+		setCondition(inst, v1alpha1.ConditionAppReady, status, reason, message)
+	}
+	if scope.secrets == nil {
+		appReady(metav1.ConditionFalse, v1alpha1.ReasonWaitingForSecrets, "Waiting for the app secrets from Vault (see EncryptionReady); running pods are left as they are")
+		return nil
+	}
+	if secret := resources.AppSecret(inst, scope.profile, r.Resources, scope.secrets); secret != nil {
+		if _, err := r.Applier.Apply(ctx, secret); err != nil {
+			return err
+		}
+	} else if _, err := r.Applier.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: inst.Namespace, Name: names.AppSecret}}); err != nil {
+		return err
+	}
+
+	current := &appsv1.Deployment{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: names.App}, current); client.IgnoreNotFound(err) != nil {
+		return err
+	}
+	exists := current.UID != ""
+	migrated, err := r.reconcileMigration(ctx, scope, appReady)
+	if err != nil || (!migrated && exists) {
+		return err
+	}
+
+	databaseSecret := &metav1.PartialObjectMetadata{}
+	databaseSecret.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	if err := r.Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: names.DatabaseAppSecret}, databaseSecret); client.IgnoreNotFound(err) != nil {
+		return err
+	}
+	hash := resources.ConfigHash(scope.profile, resources.ConfigInputs{AppSecrets: scope.secrets, DatabaseSecretVersion: databaseSecret.ResourceVersion})
+	desired := resources.Deployment(inst, scope.profile, r.Resources, hash)
+	if !migrated {
+		desired.Spec.Replicas = ptr.To[int32](0)
+	}
+	if _, err := r.Applier.Apply(ctx, desired); err != nil {
+		appReady(metav1.ConditionFalse, v1alpha1.ReasonApplyFailed, "The Deployment could not be applied: "+apiReason(err))
+		return err
+	}
+	if pdb := resources.PodDisruptionBudget(inst, scope.profile, r.Resources); pdb != nil {
+		if _, err := r.Applier.Apply(ctx, pdb); err != nil {
+			return err
+		}
+	} else if _, err := r.Applier.Delete(ctx, &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Namespace: inst.Namespace, Name: names.App}}); err != nil {
+		return err
+	}
+	if migrated {
+		reportDeployment(current, *desired.Spec.Replicas, appReady)
+	}
+	return nil
+}
+
+// reconcileMigration runs the migration Job of the wanted image once the database is
+// ready, and reports whether it has succeeded.
+func (r *HelpdeskInstanceReconciler) reconcileMigration(ctx context.Context, scope *instanceScope, appReady func(metav1.ConditionStatus, string, string)) (bool, error) {
+	desired := resources.MigrationJob(scope.inst, scope.profile, r.Resources)
+	job := &batchv1.Job{}
+	err := r.Get(ctx, client.ObjectKeyFromObject(desired), job)
+	switch {
+	case apierrors.IsNotFound(err):
+		if !scope.databaseReady {
+			appReady(metav1.ConditionFalse, v1alpha1.ReasonWaitingForDatabase, "Waiting for the database before migrating it (see DatabaseReady)")
+			return false, nil
+		}
+		// A Job's pod template is immutable: it is created once per image, never re-applied.
+		if _, err := r.Applier.Apply(ctx, desired); err != nil {
+			return false, err
+		}
+		appReady(metav1.ConditionFalse, v1alpha1.ReasonMigrating, fmt.Sprintf("Migration Job %s started", desired.Name))
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	switch {
+	case jobCondition(job, batchv1.JobComplete):
+		return true, r.deleteOldMigrations(ctx, scope, job.Name)
+	case jobCondition(job, batchv1.JobFailed):
+		appReady(metav1.ConditionFalse, v1alpha1.ReasonMigrationFailed,
+			fmt.Sprintf("Migration Job %s failed; read its logs (kubectl logs job/%s), fix the cause, then delete the Job to retry", job.Name, job.Name))
+	default:
+		appReady(metav1.ConditionFalse, v1alpha1.ReasonMigrating, fmt.Sprintf("Migration Job %s is running", job.Name))
+	}
+	return false, nil
+}
+
+// deleteOldMigrations removes the finished migration Jobs of earlier images.
+func (r *HelpdeskInstanceReconciler) deleteOldMigrations(ctx context.Context, scope *instanceScope, keep string) error {
+	jobs := &batchv1.JobList{}
+	selector := resources.InstanceSelector(scope.inst)
+	selector[resources.LabelComponent] = resources.ComponentMigration
+	if err := r.List(ctx, jobs, client.InNamespace(scope.inst.Namespace), client.MatchingLabels(selector)); err != nil {
+		return err
+	}
+	for i := range jobs.Items {
+		job := &jobs.Items[i]
+		if job.Name == keep || !metav1.IsControlledBy(job, scope.inst) {
+			continue
+		}
+		if _, err := r.Applier.Delete(ctx, job); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func jobCondition(job *batchv1.Job, conditionType batchv1.JobConditionType) bool {
+	for _, c := range job.Status.Conditions {
+		if c.Type == conditionType && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+// reportDeployment sets AppReady from the Deployment the cluster runs.
+func reportDeployment(d *appsv1.Deployment, replicas int32, appReady func(metav1.ConditionStatus, string, string)) {
+	switch {
+	case replicas == 0:
+		appReady(metav1.ConditionTrue, v1alpha1.ReasonScaledToZero, "spec.app.replicas is 0: the helpdesk is stopped")
+	case d.UID != "" && d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas >= replicas && d.Status.AvailableReplicas >= replicas:
+		appReady(metav1.ConditionTrue, v1alpha1.ReasonAvailable, fmt.Sprintf("%d of %d pods are available", d.Status.AvailableReplicas, replicas))
+	default:
+		appReady(metav1.ConditionFalse, v1alpha1.ReasonDeploymentProgressing, fmt.Sprintf("%d of %d pods are available", d.Status.AvailableReplicas, replicas))
+	}
+}
+
+// reconcileExposure applies the Service and the Ingress.
+func (r *HelpdeskInstanceReconciler) reconcileExposure(ctx context.Context, scope *instanceScope) error {
+	for _, obj := range []client.Object{
+		resources.Service(scope.inst, scope.profile, r.Resources),
+		resources.Ingress(scope.inst, scope.profile, r.Resources),
+	} {
+		if _, err := r.Applier.Apply(ctx, obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// summarizeReady sets Ready from the specific conditions, in the order a user would fix them.
+func summarizeReady(inst *v1alpha1.HelpdeskInstance, missingPolicies []string) {
+	if meta.IsStatusConditionTrue(inst.Status.Conditions, v1alpha1.ConditionStalled) {
+		return
+	}
+	if len(missingPolicies) > 0 {
+		setCondition(inst, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonPolicyNotFound, strings.Join(missingPolicies, "; "))
+		return
+	}
+	for _, conditionType := range []string{v1alpha1.ConditionNetworkIsolated, v1alpha1.ConditionEncryptionReady, v1alpha1.ConditionDatabaseReady, v1alpha1.ConditionAppReady} {
+		c := meta.FindStatusCondition(inst.Status.Conditions, conditionType)
+		if c == nil {
+			setCondition(inst, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonProgressing, conditionType+" is not known yet")
+			return
+		}
+		if c.Status != metav1.ConditionTrue {
+			setCondition(inst, v1alpha1.ConditionReady, metav1.ConditionFalse, c.Reason, conditionType+": "+c.Message)
+			return
+		}
+	}
+	setCondition(inst, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled, "The helpdesk is serving at "+inst.Status.URL)
+}
+
+// apiReason is the API server's message for a failed write, without transport details
+// that would change from one attempt to the next.
+func apiReason(err error) string {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return status.Status().Message
+	}
+	return "the API server could not be reached"
+}

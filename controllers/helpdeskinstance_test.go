@@ -1,0 +1,451 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	cnpgv1 "github.com/cloudnative-pg/api/pkg/api/v1"
+	vaultapi "github.com/hashicorp/vault/api"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
+	"github.com/privatedesk/helpdesk-operator/internal/resources"
+	"github.com/privatedesk/helpdesk-operator/internal/vault"
+)
+
+func newInstance(ns, name string, mutate ...func(*v1alpha1.HelpdeskInstance)) *v1alpha1.HelpdeskInstance {
+	inst := &v1alpha1.HelpdeskInstance{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec:       v1alpha1.HelpdeskInstanceSpec{Hostname: name + ".example.com"},
+	}
+	for _, m := range mutate {
+		m(inst)
+	}
+	return inst
+}
+
+// get reads obj by its key into itself.
+func get(obj client.Object) error {
+	return k8sClient.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)
+}
+
+func exists(obj client.Object) func() error { return func() error { return get(obj) } }
+
+func gone(obj client.Object) func() error {
+	return func() error {
+		if err := get(obj); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("%T %s still exists (err %v)", obj, obj.GetName(), err)
+		}
+		return nil
+	}
+}
+
+// markDatabaseReady plays CloudNativePG, which does not run against the test API server.
+func markDatabaseReady(t *testing.T, inst *v1alpha1.HelpdeskInstance) {
+	t.Helper()
+	cluster := &cnpgv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: inst.Namespace, Name: resources.NamesFor(inst).DatabaseCluster}}
+	eventually(t, wait, exists(cluster))
+	cluster.Status.Phase = cnpgv1.PhaseHealthy
+	cluster.Status.ReadyInstances = int(cluster.Spec.Instances)
+	cluster.Status.Conditions = []metav1.Condition{{Type: string(cnpgv1.ConditionClusterReady), Status: metav1.ConditionTrue, Reason: "ClusterIsReady", LastTransitionTime: metav1.Now()}}
+	if err := k8sClient.Status().Update(context.Background(), cluster); err != nil {
+		t.Fatalf("marking the database ready: %v", err)
+	}
+}
+
+// completeMigration plays the Job controller for the instance's migration Job.
+func completeMigration(t *testing.T, inst *v1alpha1.HelpdeskInstance) *batchv1.Job {
+	t.Helper()
+	jobs := &batchv1.JobList{}
+	eventually(t, wait, func() error {
+		if err := k8sClient.List(context.Background(), jobs, client.InNamespace(inst.Namespace), client.MatchingLabels{resources.LabelComponent: resources.ComponentMigration}); err != nil {
+			return err
+		}
+		if len(jobs.Items) != 1 {
+			return fmt.Errorf("want 1 migration Job, found %d", len(jobs.Items))
+		}
+		return nil
+	})
+	job := &jobs.Items[0]
+	now := metav1.Now()
+	job.Status.StartTime, job.Status.CompletionTime, job.Status.Succeeded = &now, &now, 1
+	job.Status.Conditions = []batchv1.JobCondition{
+		{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now},
+	}
+	if err := k8sClient.Status().Update(context.Background(), job); err != nil {
+		t.Fatalf("completing the migration Job: %v", err)
+	}
+	return job
+}
+
+// markDeploymentAvailable plays the Deployment controller.
+func markDeploymentAvailable(t *testing.T, inst *v1alpha1.HelpdeskInstance, replicas int32) {
+	t.Helper()
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: inst.Namespace, Name: resources.NamesFor(inst).App}}
+	eventually(t, wait, func() error {
+		if err := get(d); err != nil {
+			return err
+		}
+		if ptr.Deref(d.Spec.Replicas, 0) != replicas {
+			return fmt.Errorf("deployment asks for %d replicas, want %d", ptr.Deref(d.Spec.Replicas, 0), replicas)
+		}
+		return nil
+	})
+	d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: replicas, UpdatedReplicas: replicas, ReadyReplicas: replicas, AvailableReplicas: replicas}
+	if err := k8sClient.Status().Update(context.Background(), d); err != nil {
+		t.Fatalf("marking the Deployment available: %v", err)
+	}
+}
+
+// bringUp creates inst and plays the controllers that are not there until it is Ready.
+func bringUp(t *testing.T, inst *v1alpha1.HelpdeskInstance) {
+	t.Helper()
+	mustCreate(t, inst)
+	markDatabaseReady(t, inst)
+	completeMigration(t, inst)
+	markDeploymentAvailable(t, inst, ptr.Deref(inst.Spec.App.Replicas, 1))
+	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled))
+}
+
+func TestInstanceBecomesItsChildrenAndItsVaultState(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	inst := newInstance(ns, "acme", func(i *v1alpha1.HelpdeskInstance) {
+		i.Spec.App.Replicas = ptr.To[int32](2)
+		i.Spec.Database.Instances = 3
+		i.Spec.TLS = &v1alpha1.TLSSpec{SecretName: "acme-tls"}
+	})
+	mustCreate(t, inst)
+	names := resources.NamesFor(inst)
+
+	// Before the database is ready: perimeter, database, storage, secrets and exposure
+	// exist, but no pod may run the app with Helpy's seeded admin password.
+	for _, np := range []string{names.PolicyDefaultDeny, names.PolicyDNS, names.PolicyApp, names.PolicyJobs, names.PolicyDatabase} {
+		eventually(t, wait, exists(&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: np}}))
+	}
+	cluster := &cnpgv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.DatabaseCluster}}
+	eventually(t, wait, exists(cluster))
+	if cluster.Spec.Instances != 3 || cluster.Spec.Bootstrap == nil || cluster.Spec.Bootstrap.InitDB == nil || cluster.Spec.Bootstrap.InitDB.Database != "helpy" {
+		t.Errorf("Cluster spec: instances %d, bootstrap %+v; want 3 instances and initdb of database helpy", cluster.Spec.Instances, cluster.Spec.Bootstrap)
+	}
+	appSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.AppSecret}}
+	eventually(t, wait, exists(appSecret))
+	for _, obj := range []client.Object{
+		&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.Attachments}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.App}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.App}},
+		&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.App}},
+	} {
+		eventually(t, wait, exists(obj))
+		if !metav1.IsControlledBy(obj, inst) {
+			t.Errorf("%T %s is not owned by the instance", obj, obj.GetName())
+		}
+		for _, label := range []string{"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component", "app.kubernetes.io/managed-by", "app.kubernetes.io/part-of"} {
+			if obj.GetLabels()[label] == "" {
+				t.Errorf("%T %s has no %s label", obj, obj.GetName(), label)
+			}
+		}
+	}
+	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionAppReady, metav1.ConditionFalse, v1alpha1.ReasonWaitingForDatabase))
+	early := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.App}}
+	if err := get(early); client.IgnoreNotFound(err) != nil {
+		t.Fatal(err)
+	} else if err == nil && ptr.Deref(early.Spec.Replicas, 1) != 0 {
+		t.Errorf("the Deployment asks for %d pods before the database was migrated, want 0", ptr.Deref(early.Spec.Replicas, 1))
+	}
+
+	// The database comes up: the migration runs, the app starts only after it.
+	markDatabaseReady(t, inst)
+	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionDatabaseReady, metav1.ConditionTrue, v1alpha1.ReasonClusterReady))
+	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionAppReady, metav1.ConditionFalse, v1alpha1.ReasonMigrating))
+	job := completeMigration(t, inst)
+	if job.Spec.Template.Spec.ServiceAccountName != names.App {
+		t.Errorf("the migration Job runs as %q, want the instance's ServiceAccount %q", job.Spec.Template.Spec.ServiceAccountName, names.App)
+	}
+	markDeploymentAvailable(t, inst, 2)
+	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled))
+
+	deployment := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.App}}
+	if err := get(deployment); err != nil {
+		t.Fatal(err)
+	}
+	if deployment.Spec.Template.Annotations[resources.AnnotationConfigHash] == "" {
+		t.Error("the app pods carry no config hash")
+	}
+	if err := get(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.DatabaseAppSecret}}); !apierrors.IsNotFound(err) {
+		t.Errorf("the operator wrote CloudNativePG's app Secret itself (err %v)", err)
+	}
+	eventually(t, wait, exists(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.AppSecret}}))
+	if err := get(&policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.App}}); err != nil {
+		t.Errorf("no PodDisruptionBudget for 2 replicas: %v", err)
+	}
+
+	// Status: URL, key name and version, every condition at this generation.
+	if inst.Status.URL != "https://acme.example.com" {
+		t.Errorf("status.url = %q", inst.Status.URL)
+	}
+	keyName := vault.TenantName("helpdesk", ns, "acme")
+	if inst.Status.Encryption == nil || inst.Status.Encryption.KeyName != keyName || inst.Status.Encryption.LatestKeyVersion != 1 {
+		t.Errorf("status.encryption = %+v, want key %s version 1", inst.Status.Encryption, keyName)
+	}
+	for _, conditionType := range []string{v1alpha1.ConditionDatabaseReady, v1alpha1.ConditionAppReady, v1alpha1.ConditionEncryptionReady, v1alpha1.ConditionNetworkIsolated} {
+		if !meta.IsStatusConditionTrue(inst.Status.Conditions, conditionType) {
+			t.Errorf("%s is not True: %v", conditionType, meta.FindStatusCondition(inst.Status.Conditions, conditionType))
+		}
+	}
+
+	// Vault: the key as specified, a policy and a role bound to the instance's ServiceAccount.
+	root := vaultSrv.Client(t)
+	key, err := root.Logical().ReadWithContext(ctx, "transit/keys/"+keyName)
+	if err != nil || key == nil {
+		t.Fatalf("reading transit key %s: %v", keyName, err)
+	}
+	if key.Data["type"] != "aes256-gcm96" || key.Data["exportable"] != false || fmt.Sprint(key.Data["auto_rotate_period"]) != "2592000" {
+		t.Errorf("transit key: type %v exportable %v auto_rotate_period %v; want aes256-gcm96, false, 2592000 (720h)", key.Data["type"], key.Data["exportable"], key.Data["auto_rotate_period"])
+	}
+	role, err := root.Logical().ReadWithContext(ctx, "auth/kubernetes/role/"+keyName)
+	if err != nil || role == nil {
+		t.Fatalf("reading the Kubernetes auth role: %v", err)
+	}
+	if fmt.Sprint(role.Data["bound_service_account_names"]) != "["+names.App+"]" || fmt.Sprint(role.Data["bound_service_account_namespaces"]) != "["+ns+"]" {
+		t.Errorf("role bound to %v in %v, want [%s] in [%s]", role.Data["bound_service_account_names"], role.Data["bound_service_account_namespaces"], names.App, ns)
+	}
+
+	// No secret value in status or events.
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.AppSecret}}
+	if err := get(secret); err != nil {
+		t.Fatal(err)
+	}
+	status := fmt.Sprintf("%+v", inst.Status)
+	for key, value := range secret.Data {
+		if len(value) == 0 || strings.Contains(status, string(value)) {
+			t.Errorf("secret %s is empty or shows in the status", key)
+		}
+		for _, e := range recorder.of(ns, "acme") {
+			if strings.Contains(e.message, string(value)) {
+				t.Errorf("secret %s shows in event %s", key, e.reason)
+			}
+		}
+	}
+}
+
+func TestTenantCannotUseAnotherTenantsKey(t *testing.T) {
+	ctx := context.Background()
+	a, b := newInstance(newNamespace(t), "desk"), newInstance(newNamespace(t), "desk")
+	for _, inst := range []*v1alpha1.HelpdeskInstance{a, b} {
+		mustCreate(t, inst)
+		eventually(t, wait, conditionIs(inst, v1alpha1.ConditionEncryptionReady, metav1.ConditionTrue, v1alpha1.ReasonKeyReady))
+	}
+	keyA, keyB := a.Status.Encryption.KeyName, b.Status.Encryption.KeyName
+	root := vaultSrv.Client(t)
+	token, err := root.Auth().Token().CreateWithContext(ctx, &vaultapi.TokenCreateRequest{Policies: []string{keyA}, NoDefaultPolicy: true, TTL: "5m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenantA, err := root.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenantA.SetToken(token.Auth.ClientToken)
+	plaintext := map[string]any{"plaintext": "aGVscGRlc2s="}
+	if _, err := tenantA.Logical().WriteWithContext(ctx, "transit/encrypt/"+keyA, plaintext); err != nil {
+		t.Errorf("tenant A cannot encrypt with its own key: %v", err)
+	}
+	if _, err := tenantA.Logical().WriteWithContext(ctx, "transit/encrypt/"+keyB, plaintext); !vault.IsPermissionDenied(err) {
+		t.Errorf("tenant A encrypting with tenant B's key: %v, want permission denied", err)
+	}
+	if _, err := tenantA.Logical().ReadWithContext(ctx, "secret/data/"+vault.KVPath("helpdesk", b.Namespace, b.Name)); !vault.IsPermissionDenied(err) {
+		t.Errorf("tenant A reading tenant B's secrets: %v, want permission denied", err)
+	}
+}
+
+func TestDeletionPoliciesLeaveVaultAsPromised(t *testing.T) {
+	ctx := context.Background()
+	root := vaultSrv.Client(t)
+	cases := []struct {
+		policy              v1alpha1.DeletionPolicy
+		keyKept, secretKept bool
+		event               string
+	}{
+		{v1alpha1.DeletionPolicyRetain, true, true, "AccessRevoked"},
+		{v1alpha1.DeletionPolicyDelete, true, false, "SecretsDeleted"},
+		{v1alpha1.DeletionPolicyShred, false, false, "KeyShredded"},
+	}
+	for _, tc := range cases {
+		t.Run(string(tc.policy), func(t *testing.T) {
+			inst := newInstance(newNamespace(t), "gone", func(i *v1alpha1.HelpdeskInstance) { i.Spec.DeletionPolicy = tc.policy })
+			mustCreate(t, inst)
+			eventually(t, wait, conditionIs(inst, v1alpha1.ConditionEncryptionReady, metav1.ConditionTrue, v1alpha1.ReasonKeyReady))
+			keyName := inst.Status.Encryption.KeyName
+			kvPath := "secret/data/" + vault.KVPath("helpdesk", inst.Namespace, inst.Name)
+			if err := k8sClient.Delete(ctx, inst); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, wait, gone(inst))
+
+			key, err := root.Logical().ReadWithContext(ctx, "transit/keys/"+keyName)
+			if err != nil || (key != nil) != tc.keyKept {
+				t.Errorf("transit key present = %v (err %v), want %v", key != nil, err, tc.keyKept)
+			}
+			secrets, err := root.Logical().ReadWithContext(ctx, kvPath)
+			if err != nil || (secrets != nil && secrets.Data["data"] != nil) != tc.secretKept {
+				t.Errorf("app secrets present = %v (err %v), want %v", secrets != nil, err, tc.secretKept)
+			}
+			for _, path := range []string{"sys/policies/acl/" + keyName, "auth/kubernetes/role/" + keyName} {
+				if obj, err := root.Logical().ReadWithContext(ctx, path); err != nil || obj != nil {
+					t.Errorf("%s still exists after deletion (err %v)", path, err)
+				}
+			}
+			events := recorder.of(inst.Namespace, inst.Name)
+			found := false
+			for _, e := range events {
+				found = found || e.reason == tc.event
+			}
+			if !found {
+				t.Errorf("no %s event among %+v", tc.event, events)
+			}
+		})
+	}
+}
+
+func TestVaultOutageIsReportedAndRecovered(t *testing.T) {
+	ctx := context.Background()
+	inst := newInstance(newNamespace(t), "outage")
+	bringUp(t, inst)
+	names := resources.NamesFor(inst)
+
+	if err := vaultSrv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	defer func() {
+		if !restarted {
+			_ = vaultSrv.Restart()
+		}
+	}()
+	touch(t, inst)
+	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionEncryptionReady, metav1.ConditionFalse, vault.ReasonUnavailable))
+	if err := conditionIs(inst, v1alpha1.ConditionReady, metav1.ConditionFalse, vault.ReasonUnavailable)(); err != nil {
+		t.Error(err)
+	}
+	// Nothing already running is torn down.
+	for _, obj := range []client.Object{
+		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: inst.Namespace, Name: names.App}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: inst.Namespace, Name: names.AppSecret}},
+		&cnpgv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: inst.Namespace, Name: names.DatabaseCluster}},
+	} {
+		if err := get(obj); err != nil || !obj.GetDeletionTimestamp().IsZero() {
+			t.Errorf("%T %s is gone or going during the outage: %v", obj, obj.GetName(), err)
+		}
+	}
+
+	if err := vaultSrv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	// No touch: the controller's backoff brings it back by itself.
+	eventually(t, 60*time.Second, conditionIs(inst, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled))
+	_ = ctx
+}
+
+func TestDriftIsRepairedAndANoOpReconcileWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	inst := newInstance(newNamespace(t), "drift")
+	bringUp(t, inst)
+	names := resources.NamesFor(inst)
+
+	// A hand edit of a managed field is reverted.
+	service := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: inst.Namespace, Name: names.App}}
+	if err := get(service); err != nil {
+		t.Fatal(err)
+	}
+	want := service.Spec.Ports[0].TargetPort
+	service.Spec.Ports[0].TargetPort = intstr.FromInt32(9999)
+	if err := k8sClient.Update(ctx, service); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, wait, func() error {
+		if err := get(service); err != nil {
+			return err
+		}
+		if service.Spec.Ports[0].TargetPort != want {
+			return fmt.Errorf("service targetPort is %v, want it put back to %v", service.Spec.Ports[0].TargetPort, want)
+		}
+		return nil
+	})
+
+	// A deleted child is put back.
+	policy := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: inst.Namespace, Name: names.PolicyDefaultDeny}}
+	if err := k8sClient.Delete(ctx, policy); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, wait, func() error {
+		fresh := &networkingv1.NetworkPolicy{ObjectMeta: policy.ObjectMeta}
+		if err := get(fresh); err != nil {
+			return err
+		}
+		if fresh.UID == policy.UID {
+			return fmt.Errorf("the deleted policy is still the old one")
+		}
+		return nil
+	})
+
+	// With everything in place, a reconcile writes nothing: not a child, not the status.
+	settle(t)
+	before := writes.snapshot()
+	touch(t, inst)
+	settle(t)
+	after := writes.snapshot()
+	for path, n := range after {
+		if strings.Contains(path, "/namespaces/"+inst.Namespace+"/") && n != before[path] {
+			t.Errorf("a reconcile with nothing to change wrote %s %d times", path, n-before[path])
+		}
+	}
+}
+
+// touch changes an annotation, which makes the controller reconcile without changing
+// anything it manages.
+func touch(t *testing.T, inst *v1alpha1.HelpdeskInstance) {
+	t.Helper()
+	if err := get(inst); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(inst.DeepCopy())
+	if inst.Annotations == nil {
+		inst.Annotations = map[string]string{}
+	}
+	inst.Annotations["test/touched"] = time.Now().Format(time.RFC3339Nano)
+	if err := k8sClient.Patch(context.Background(), inst, patch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// settle waits until the manager has made no write for a second.
+func settle(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	last := writes.snapshot()
+	for time.Now().Before(deadline) {
+		time.Sleep(time.Second)
+		now := writes.snapshot()
+		if fmt.Sprint(now) == fmt.Sprint(last) {
+			return
+		}
+		last = now
+	}
+	t.Fatal("the manager kept writing")
+}

@@ -1,0 +1,173 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
+	"github.com/privatedesk/helpdesk-operator/internal/resources"
+	"github.com/privatedesk/helpdesk-operator/internal/vault"
+)
+
+// FieldManager is the one server-side apply field manager the operator writes as.
+const FieldManager = "helpdesk-operator"
+
+// Options configure the controllers; the manager binds them to flags.
+type Options struct {
+	// Vault says how to reach and log in to Vault.
+	Vault vault.Config
+	// Resources configure the children of an instance.
+	Resources resources.Options
+
+	ingressNamespaces, cnpgNamespaces, vaultNamespaces, vaultPods string
+	vaultCIDRs, apiServerCIDRs, dnsCIDRs                          string
+	helpyImage                                                    string
+}
+
+// BindFlags registers the controllers' flags on fs, with their defaults.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	o.Vault.BindFlags(fs)
+	o.Resources = resources.DefaultOptions()
+	o.Resources.ManagedBy = FieldManager
+	fs.StringVar(&o.ingressNamespaces, "ingress-namespace-selector", "kubernetes.io/metadata.name=ingress-nginx",
+		"Label selector of the namespaces the ingress controller runs in; only they may reach the helpdesk pods.")
+	fs.StringVar(&o.cnpgNamespaces, "cnpg-namespace-selector", "kubernetes.io/metadata.name=cnpg-system",
+		"Label selector of the namespace the CloudNativePG operator runs in; only it may reach the database instance managers.")
+	fs.StringVar(&o.vaultCIDRs, "vault-egress-cidrs", "",
+		"Comma-separated CIDRs of Vault for the instances' egress policy; empty derives them from --vault-address when it is an IP address.")
+	fs.StringVar(&o.vaultNamespaces, "vault-namespace-selector", "",
+		"Label selector of the namespace of an in-cluster Vault, for the instances' egress policy (instead of --vault-egress-cidrs).")
+	fs.StringVar(&o.vaultPods, "vault-pod-selector", "",
+		"Label selector of the Vault pods inside --vault-namespace-selector; empty means every pod there.")
+	fs.StringVar(&o.apiServerCIDRs, "api-server-cidrs", "",
+		"Comma-separated CIDRs of the Kubernetes API server for the database pods' egress; empty reads them from the default/kubernetes endpoints at start.")
+	fs.StringVar(&o.dnsCIDRs, "dns-egress-cidrs", "", "Extra CIDRs of DNS servers the instances may query, e.g. NodeLocal DNSCache's 169.254.20.10/32.")
+	fs.StringVar(&o.helpyImage, "helpy-image", "", "Default Helpy image, used when an instance does not set spec.app.image.")
+	fs.StringVar(&o.Resources.PostgresImageRepository, "postgres-image-repository", o.Resources.PostgresImageRepository,
+		"Repository of the PostgreSQL images; the tag is the major version.")
+	fs.BoolVar(&o.Resources.CertManager, "cert-manager", false, "Annotate Ingresses for cert-manager when an instance's spec.tls names an issuer.")
+	fs.StringVar(&o.Resources.IngressBodySize, "ingress-body-size", "", "Request body limit set on Ingresses (ingress-nginx), e.g. 25m; keep it above the largest upload.")
+}
+
+// complete turns the flag values into Options.Resources, reading the API server's
+// endpoints when they were not given. Errors name the flag to fix.
+func (o *Options) complete(ctx context.Context, reader client.Reader) error {
+	var errs []error
+	selector := func(flagName, value string) *metav1.LabelSelector {
+		if value == "" {
+			return nil
+		}
+		s, err := metav1.ParseToLabelSelector(value)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--%s %q: %w", flagName, value, err))
+		}
+		return s
+	}
+	o.Resources.IngressController.NamespaceSelector = selector("ingress-namespace-selector", o.ingressNamespaces)
+	o.Resources.CloudNativePGOperator.NamespaceSelector = selector("cnpg-namespace-selector", o.cnpgNamespaces)
+	o.Resources.Vault.Peer = resources.PeerSelector{
+		NamespaceSelector: selector("vault-namespace-selector", o.vaultNamespaces),
+		PodSelector:       selector("vault-pod-selector", o.vaultPods),
+	}
+	o.Resources.Vault.Prefix, o.Resources.Vault.KVMount, o.Resources.Vault.KubernetesAuthMount = o.Vault.Prefix, o.Vault.KVMount, o.Vault.KubernetesMount
+	o.Resources.Vault.CIDRs = splitList(o.vaultCIDRs)
+	if len(o.Resources.Vault.CIDRs) == 0 && o.Resources.Vault.Peer.NamespaceSelector == nil {
+		cidr, port, err := addressCIDR(o.Vault.Address)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--vault-egress-cidrs or --vault-namespace-selector is required: %w", err))
+		} else {
+			o.Resources.Vault.CIDRs, o.Resources.Vault.Port = []string{cidr}, port
+		}
+	}
+	o.Resources.DNS.CIDRs = splitList(o.dnsCIDRs)
+	if o.helpyImage != "" {
+		o.Resources.Images = map[v1alpha1.AppProfile]string{v1alpha1.AppProfileHelpy: o.helpyImage}
+	}
+	o.Resources.APIServer.CIDRs = splitList(o.apiServerCIDRs)
+	if len(o.Resources.APIServer.CIDRs) == 0 {
+		cidrs, port, err := apiServerEndpoints(ctx, reader)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--api-server-cidrs is empty and %w", err))
+		} else {
+			o.Resources.APIServer.CIDRs, o.Resources.APIServer.Port = cidrs, port
+		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, o.Resources.Validate())
+	}
+	return errors.Join(errs...)
+}
+
+// addressCIDR turns a Vault URL with an IP address host into a /32 (or /128) and port.
+func addressCIDR(address string) (string, int32, error) {
+	u, err := url.Parse(address)
+	if err != nil {
+		return "", 0, fmt.Errorf("the Vault address %q is not a URL", address)
+	}
+	ip, err := netip.ParseAddr(u.Hostname())
+	if err != nil {
+		return "", 0, fmt.Errorf("the Vault address %q has a host name, not an IP address", address)
+	}
+	port := int32(8200)
+	if p := u.Port(); p != "" {
+		if _, err := fmt.Sscan(p, &port); err != nil {
+			return "", 0, fmt.Errorf("the Vault address %q has port %q", address, p)
+		}
+	} else if u.Scheme == "https" && !strings.Contains(u.Host, ":") {
+		port = 443
+	}
+	return netip.PrefixFrom(ip, ip.BitLen()).String(), port, nil
+}
+
+// apiServerEndpoints reads the addresses behind the default/kubernetes Service: network
+// policies see the endpoint addresses and port, not the Service's.
+func apiServerEndpoints(ctx context.Context, reader client.Reader) ([]string, int32, error) {
+	slices := &discoveryv1.EndpointSliceList{}
+	if err := reader.List(ctx, slices, client.InNamespace("default"), client.MatchingLabels{discoveryv1.LabelServiceName: "kubernetes"}); err != nil {
+		return nil, 0, fmt.Errorf("reading the default/kubernetes endpoints failed: %w", err)
+	}
+	var cidrs []string
+	var port int32
+	for _, slice := range slices.Items {
+		for _, p := range slice.Ports {
+			if p.Port != nil && (p.Name == nil || *p.Name == "https") {
+				port = *p.Port
+			}
+		}
+		for _, endpoint := range slice.Endpoints {
+			for _, address := range endpoint.Addresses {
+				if ip := net.ParseIP(address); ip != nil {
+					bits := 32
+					if ip.To4() == nil {
+						bits = 128
+					}
+					cidrs = append(cidrs, fmt.Sprintf("%s/%d", address, bits))
+				}
+			}
+		}
+	}
+	if len(cidrs) == 0 || port == 0 {
+		return nil, 0, errors.New("the default/kubernetes endpoints list no address")
+	}
+	return cidrs, port, nil
+}
+
+func splitList(value string) []string {
+	var out []string
+	for _, item := range strings.Split(value, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
