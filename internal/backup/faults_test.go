@@ -267,6 +267,10 @@ func TestS3OutageMidUpload(t *testing.T) {
 	if len(pr.OrphansDeleted) != 1 || pr.OrphansDeleted[0] != failedID || len(pr.Kept) != 1 {
 		t.Fatalf("prune after grace: %+v", pr)
 	}
+	// The upload cut off mid-way could not be aborted while S3 was down; retention does it.
+	if pr.UploadsAborted < 1 {
+		t.Fatalf("prune aborted %d unfinished uploads, want the one the outage left", pr.UploadsAborted)
+	}
 	left, _ := real.List(ctx, dataDir)
 	for _, o := range left {
 		if !strings.HasPrefix(o.Name, dataDir+res.ID+"/") {
