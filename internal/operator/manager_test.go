@@ -16,11 +16,14 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	helpdeskv1alpha1 "github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/kubeenv"
+	"github.com/privatedesk/helpdesk-operator/internal/testsupport/vaultdev"
 )
 
 // TestManagerServesProbesSecureMetricsAndElectsALeader runs the manager subcommand as a
@@ -36,6 +39,9 @@ func TestManagerServesProbesSecureMetricsAndElectsALeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("KUBECONFIG", writeKubeconfig(t, env))
+	vaultSrv := vaultdev.Start(t)
+	t.Setenv("VAULT_ADDR", vaultSrv.Addr)
+	t.Setenv("VAULT_TOKEN", vaultSrv.RootToken)
 
 	probes, metrics := freeAddress(t), freeAddress(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -45,6 +51,7 @@ func TestManagerServesProbesSecureMetricsAndElectsALeader(t *testing.T) {
 			"--health-probe-bind-address=" + probes,
 			"--metrics-bind-address=" + metrics,
 			"--leader-election-namespace=default",
+			"--vault-dev-bootstrap",
 			"--zap-log-level=error",
 		}, io.Discard)
 	}()
@@ -76,6 +83,26 @@ func TestManagerServesProbesSecureMetricsAndElectsALeader(t *testing.T) {
 		}
 		if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
 			return fmt.Errorf("the lease has no holder")
+		}
+		return nil
+	})
+
+	// The wiring reaches Vault and the API server: an instance gets its key and perimeter.
+	inst := &helpdeskv1alpha1.HelpdeskInstance{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "wired"},
+		Spec:       helpdeskv1alpha1.HelpdeskInstanceSpec{Hostname: "wired.example.com"},
+	}
+	if err := c.Create(context.Background(), inst); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() error {
+		if err := c.Get(context.Background(), client.ObjectKeyFromObject(inst), inst); err != nil {
+			return err
+		}
+		for _, conditionType := range []string{helpdeskv1alpha1.ConditionEncryptionReady, helpdeskv1alpha1.ConditionNetworkIsolated} {
+			if !meta.IsStatusConditionTrue(inst.Status.Conditions, conditionType) {
+				return fmt.Errorf("%s is not True: %+v", conditionType, inst.Status.Conditions)
+			}
 		}
 		return nil
 	})
