@@ -150,6 +150,17 @@ func (s *Server) start(cred *syscall.Credential) error {
 	if err != nil {
 		return fmt.Errorf("initdb failed: %v\n%s", err, out)
 	}
+	// Another process can take the free port between our probe and the server's bind:
+	// then try another port, a bounded number of times.
+	for attempt := 1; ; attempt++ {
+		err := s.launch(data, cred)
+		if err == nil || attempt == 3 || !strings.Contains(s.logTail(), "could not bind") {
+			return err
+		}
+	}
+}
+
+func (s *Server) launch(data string, cred *syscall.Credential) error {
 	port, err := freePort()
 	if err != nil {
 		return err

@@ -114,10 +114,24 @@ func startMain(withTLS bool) (*Server, func(), error) {
 		}
 		srv.CAFile = filepath.Join(dir, "cert.pem")
 	}
-	if err := srv.start(); err != nil {
+	// Another process can take the free port between our probe and the gateway's bind:
+	// then try another port, a bounded number of times (Restart keeps the port it got).
+	for attempt := 1; ; attempt++ {
+		err := srv.start()
+		if err == nil {
+			break
+		}
 		srv.Stop()
-		os.RemoveAll(dir)
-		return nil, nil, err
+		if attempt == 3 || !strings.Contains(srv.logTail(), "address already in use") {
+			os.RemoveAll(dir)
+			return nil, nil, err
+		}
+		port, perr := freePort()
+		if perr != nil {
+			os.RemoveAll(dir)
+			return nil, nil, perr
+		}
+		srv.Endpoint = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	}
 	return srv, func() { srv.Stop(); os.RemoveAll(dir) }, nil
 }
