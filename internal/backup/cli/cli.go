@@ -49,7 +49,7 @@ func Main(ctx context.Context, subcommand string, args []string, stdout io.Write
 		return printed.err
 	}
 	if err != nil {
-		printJSON(stdout, map[string]any{"subcommand": subcommand, "error": err.Error()})
+		printJSON(stdout, map[string]any{"subcommand": subcommand, "error": clip(err.Error())})
 	}
 	return err
 }
@@ -145,7 +145,7 @@ func run(ctx context.Context, subcommand string, args []string, stdout io.Writer
 			return err
 		}
 		if err := printJSON(stdout, map[string]any{"id": res.ID, "passed": res.Passed,
-			"restoreSeconds": res.RestoreDuration.Seconds(), "mismatches": res.Mismatches, "error": res.Error}); err != nil {
+			"restoreSeconds": res.RestoreDuration.Seconds(), "mismatches": firstN(res.Mismatches), "mismatchCount": len(res.Mismatches), "error": clip(res.Error)}); err != nil {
 			return err
 		}
 		if !res.Passed {
@@ -167,12 +167,13 @@ func runBackup(ctx context.Context, e *backup.Engine, c config, stdout io.Writer
 		// failed backup, and the next run retries it.
 		pr, err := backup.Prune(ctx, e.Dest, c.policy, c.grace, time.Now())
 		if err != nil {
-			out["pruneError"] = err.Error()
+			out["pruneError"] = clip(err.Error())
 		}
 		if pr != nil {
 			out["kept"] = len(pr.Kept)
-			out["deleted"] = ids(pr.Deleted)
-			out["orphansDeleted"] = pr.OrphansDeleted
+			out["deleted"] = firstN(ids(pr.Deleted))
+			out["deletedCount"] = len(pr.Deleted)
+			out["orphansDeleted"] = len(pr.OrphansDeleted)
 		}
 	}
 	return printJSON(stdout, out)
@@ -194,6 +195,27 @@ func describeDrill(r *backup.DrillResult) string {
 		return fmt.Sprintf("%d mismatches, first: %s", len(r.Mismatches), r.Mismatches[0])
 	}
 	return "unknown reason"
+}
+
+// Kubernetes keeps at most 4096 bytes of a termination message: the result line's lists
+// and messages are clipped so it always fits and stays valid JSON.
+const (
+	maxListed  = 10
+	maxMessage = 1500
+)
+
+func firstN(xs []string) []string {
+	if len(xs) > maxListed {
+		return xs[:maxListed]
+	}
+	return xs
+}
+
+func clip(msg string) string {
+	if len(msg) <= maxMessage {
+		return msg
+	}
+	return msg[:maxMessage/2] + " … " + msg[len(msg)-maxMessage/2:]
 }
 
 // printedError is an error whose result line is already printed (a failed drill).
