@@ -4,9 +4,12 @@ package operator
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	cnpgv1 "github.com/cloudnative-pg/api/pkg/api/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -60,11 +63,41 @@ func RunManager(ctx context.Context, args []string, stderr io.Writer) error {
 	var f ManagerFlags
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: helpdesk-operator manager [flags]\n\nEvery flag can also be set as an environment variable: --helpy-image as %s.\n\n", EnvName("helpy-image"))
+		fs.PrintDefaults()
+	}
 	f.Bind(fs)
+	if err := applyEnvironment(fs, os.LookupEnv); err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	return f.Run(ctx)
+}
+
+// EnvPrefix starts the environment variable that stands in for each flag: --helpy-image
+// is HELPDESK_HELPY_IMAGE. A flag on the command line wins over its variable.
+const EnvPrefix = "HELPDESK_"
+
+// EnvName is the environment variable of a flag.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// applyEnvironment sets every flag whose variable is present, before the command line is
+// parsed, so that Deployments and GitOps overlays can configure the operator with env.
+func applyEnvironment(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if value, ok := lookup(EnvName(f.Name)); ok {
+			if err := f.Value.Set(value); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q (for --%s): %w", EnvName(f.Name), value, f.Name, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
 }
 
 // Run runs the manager with these settings until ctx ends.
