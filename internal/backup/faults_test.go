@@ -326,3 +326,23 @@ func TestVaultOutageFailsBeforeReadingData(t *testing.T) {
 	}
 	assertUntouched(t, r)
 }
+
+func TestFailedDatabaseRestoreLeavesNothing(t *testing.T) {
+	// A real pg_restore failure after the attachments are unpacked: the restoring role may
+	// not create tables in the target. The database rolls back, and the files go again.
+	ctx := testCtx(t)
+	src := seedDatabase(t, pgSrv)
+	e := newEngine(t, fsDest(t), src, seedAttachments(t))
+	if _, err := e.Backup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := restoreTarget(t, e)
+	role := uniqueName("limited_")
+	execSQL(t, pgSrv, "postgres", "CREATE ROLE "+role+" LOGIN PASSWORD 'limited-pw'")
+	r.DB.User, r.DB.Password = role, "limited-pw"
+	_, err := r.Restore(ctx, "latest")
+	if err == nil || !strings.Contains(err.Error(), "rolled back") || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("restore as a role that cannot create tables: %v", err)
+	}
+	assertUntouched(t, r)
+}

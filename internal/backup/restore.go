@@ -105,30 +105,24 @@ func (e *Engine) checkObjects(ctx context.Context, m *Manifest) error {
 	return nil
 }
 
-// restoreObjects streams each object into its target: the dump into pg_restore, the
-// attachments archive into dir ("" only counts them).
+// restoreObjects streams each object into its target: the attachments archive into dir
+// ("" only counts them), then the dump into pg_restore. That order keeps a failure from
+// leaving anything behind: unpacked files are removed again, and pg_restore's single
+// transaction rolls back.
 func (e *Engine) restoreObjects(ctx context.Context, m *Manifest, db Database, dir string) (*AttachmentStats, error) {
 	var stats *AttachmentStats
-	for _, obj := range m.Objects {
+	var database *ObjectEntry
+	undo := func() {}
+	for i, obj := range m.Objects {
 		switch obj.Kind {
 		case "database":
-			err := e.open(ctx, obj, false, func(r io.Reader) error {
-				// --single-transaction: a failure rolls everything back, leaving the database empty.
-				// Owners and grants are the target's, not the source's: a clone may use other roles.
-				cmd := exec.CommandContext(ctx, db.tool("pg_restore"), "--single-transaction", "--exit-on-error",
-					"--no-owner", "--no-privileges", "--no-password", "--dbname="+db.Name)
-				cmd.Env = db.env()
-				cmd.Stdin = r
-				return runTool(cmd, "pg_restore")
-			})
-			if err != nil {
-				return nil, err
-			}
+			database = &m.Objects[i]
 		case "attachments":
 			if dir != "" {
 				if err := os.MkdirAll(dir, 0o750); err != nil {
 					return nil, fmt.Errorf("creating attachments folder: %w", err)
 				}
+				undo = func() { emptyDir(dir) }
 			}
 			err := e.open(ctx, obj, false, func(r io.Reader) error {
 				st, err := extractTar(ctx, r, dir)
@@ -136,14 +130,30 @@ func (e *Engine) restoreObjects(ctx context.Context, m *Manifest, db Database, d
 				return err
 			})
 			if err != nil {
-				if dir != "" {
-					emptyDir(dir)
-				}
-				return nil, err
+				undo()
+				return nil, fmt.Errorf("unpacking attachments (the folder was emptied again): %w", err)
 			}
 		default:
+			undo()
 			return nil, fmt.Errorf("backup %s lists object %s of unknown kind %q: upgrade the operator", m.ID, obj.Name, obj.Kind)
 		}
+	}
+	if database == nil {
+		undo()
+		return nil, fmt.Errorf("%w: backup %s has no database object", ErrIntegrity, m.ID)
+	}
+	err := e.open(ctx, *database, false, func(r io.Reader) error {
+		// --single-transaction: a failure rolls everything back, leaving the database empty.
+		// Owners and grants are the target's, not the source's: a clone may use other roles.
+		cmd := exec.CommandContext(ctx, db.tool("pg_restore"), "--single-transaction", "--exit-on-error",
+			"--no-owner", "--no-privileges", "--no-password", "--dbname="+db.Name)
+		cmd.Env = db.env()
+		cmd.Stdin = r
+		return runTool(cmd, "pg_restore")
+	})
+	if err != nil {
+		undo()
+		return nil, fmt.Errorf("restoring the database (rolled back; attachments removed again): %w", err)
 	}
 	return stats, nil
 }
