@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -24,6 +25,9 @@ type Result struct {
 func (e *Engine) Backup(ctx context.Context) (*Result, error) {
 	if err := e.check(); err != nil {
 		return nil, err
+	}
+	if e.Instance.Namespace == "" || e.Instance.Name == "" {
+		return nil, errors.New("the instance namespace and name are required: they are recorded in the manifest")
 	}
 	start := e.now()
 	keyVersion, err := e.Transit.Probe(ctx)
