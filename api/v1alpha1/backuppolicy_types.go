@@ -110,6 +110,19 @@ type S3Destination struct {
 	// +optional
 	// +kubebuilder:default=true
 	ForcePathStyle *bool `json:"forcePathStyle,omitempty"`
+
+	// EgressCIDRs are the addresses of the object store, e.g. 203.0.113.10/32. Every pod
+	// of an instance is denied all egress but what its NetworkPolicies allow, and a
+	// NetworkPolicy can only name addresses, not host names, so the backup and drill
+	// pods may reach exactly these ranges on the endpoint's port. Empty derives a /32
+	// (or /128) when the endpoint's host is an IP address; with a host name and no
+	// CIDRs the pods get no route to the store and the policy is not Ready.
+	// +optional
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=43
+	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c))",message="spec.destination.s3.egressCIDRs must be CIDRs such as 203.0.113.10/32"
+	// +listType=atomic
+	EgressCIDRs []string `json:"egressCIDRs,omitempty"`
 }
 
 // S3Credentials names the Secret holding an access key pair.

@@ -82,4 +82,17 @@ const (
 	ReasonDeploymentProgressing = "DeploymentProgressing"
 	ReasonAvailable             = "Available"
 	ReasonScaledToZero          = "ScaledToZero"
+	ReasonRestoring             = "Restoring"
+	ReasonRestoreFailed         = "RestoreFailed"
+)
+
+// BackupPolicy reasons of BackupHealthy and of Ready.
+const (
+	ReasonBackupSucceeded = "BackupSucceeded"
+	ReasonNoBackupYet     = "NoBackupYet"
+	ReasonBackupFailed    = "BackupFailed"
+	ReasonBackupStale     = "BackupStale"
+	// ReasonNoEgress: the S3 endpoint is a host name and spec.destination.s3.egressCIDRs
+	// is empty, so no NetworkPolicy can let the backup pods reach it.
+	ReasonNoEgress = "NoEgressToDestination"
 )

@@ -353,6 +353,45 @@ type HelpdeskInstanceStatus struct {
 	// never key material).
 	// +optional
 	Encryption *EncryptionStatus `json:"encryption,omitempty"`
+
+	// Restore reports the restore of spec.restoreFrom.
+	// +optional
+	Restore *RestoreStatus `json:"restore,omitempty"`
+}
+
+// RestorePhase is how far the restore of spec.restoreFrom has come.
+// +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed
+type RestorePhase string
+
+// Restore phases.
+const (
+	// RestorePhasePending waits for the database before the restore Job starts.
+	RestorePhasePending RestorePhase = "Pending"
+	// RestorePhaseRunning: the restore Job runs; the app and the migration wait for it.
+	RestorePhaseRunning RestorePhase = "Running"
+	// RestorePhaseSucceeded: the data is in place; the migration runs next.
+	RestorePhaseSucceeded RestorePhase = "Succeeded"
+	// RestorePhaseFailed is final: spec.restoreFrom is immutable, so recreate the
+	// instance to try again. The engine leaves the target database empty on failure.
+	RestorePhaseFailed RestorePhase = "Failed"
+)
+
+// RestoreStatus reports the restore of spec.restoreFrom.
+type RestoreStatus struct {
+	// BackupID is the backup restored: the ID asked for, or the one "latest" resolved to
+	// once the restore Job reported it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	BackupID string `json:"backupID,omitempty"`
+
+	// Phase is Pending, Running, Succeeded or Failed.
+	// +optional
+	Phase RestorePhase `json:"phase,omitempty"`
+
+	// Message explains the phase; for a failure, the restore Job's error.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	Message string `json:"message,omitempty"`
 }
 
 // EncryptionStatus reports the instance's transit key.

@@ -134,6 +134,8 @@ var invalidObjects = []validationCase{
 	{name: "drill schedule invalid", kind: "BackupPolicy", spec: `restoreDrill: {schedule: weekly}`, want: []string{"spec.restoreDrill.schedule", "cron expression"}},
 	{name: "job deadline too short", kind: "BackupPolicy", spec: `job: {activeDeadline: 10s}`, want: []string{"spec.job.activeDeadline", "at least 1m"}},
 	{name: "backoff limit too high", kind: "BackupPolicy", spec: `job: {backoffLimit: 11}`, want: []string{"spec.job.backoffLimit", "less than or equal to 10"}},
+	{name: "S3 egress CIDR is a host", kind: "BackupPolicy", spec: s3Destination + "\n    egressCIDRs: [s3.example.com]", want: []string{"spec.destination.s3.egressCIDRs", "must be CIDRs"}},
+	{name: "too many S3 egress CIDRs", kind: "BackupPolicy", spec: s3Destination + "\n    egressCIDRs: [" + manyCIDRs(9) + "]", want: []string{"spec.destination.s3.egressCIDRs", "must have at most 8 items"}},
 }
 
 const ssoOIDC = `
