@@ -45,7 +45,7 @@ type destFlags struct {
 	endpoint, bucket, prefix, region, caFile        string
 	accessKey, accessKeyFile, secretKey, secretFile string
 	insecure, pathStyle                             bool
-	partSize                                        int
+	partSize, threads                               int
 }
 
 func (f *destFlags) register(o *options) {
@@ -61,7 +61,8 @@ func (f *destFlags) register(o *options) {
 	o.str(&f.caFile, "s3-ca-file", "", "PEM CA bundle for the S3 endpoint's certificate")
 	o.bool(&f.insecure, "s3-insecure", false, "plain HTTP to the S3 endpoint (no TLS)")
 	o.bool(&f.pathStyle, "s3-force-path-style", false, "path-style bucket URLs (for gateways without DNS-style buckets)")
-	o.int(&f.partSize, "s3-part-size-mib", 16, "multipart part size in MiB (memory per upload; objects up to 10000 parts)")
+	o.int(&f.partSize, "s3-part-size-mib", 16, "multipart part size in MiB (objects up to 10000 parts)")
+	o.int(&f.threads, "s3-upload-threads", 2, "parts buffered and uploaded at once (memory: threads x part size)")
 }
 
 func (f *destFlags) build() (dest.Destination, error) {
@@ -85,7 +86,7 @@ func (f *destFlags) build() (dest.Destination, error) {
 		return nil, fmt.Errorf("--s3-part-size-mib %d is below S3's minimum of 5", f.partSize)
 	}
 	return dest.NewS3(dest.S3Config{Endpoint: f.endpoint, Bucket: f.bucket, Prefix: f.prefix, Region: f.region,
-		AccessKey: access, SecretKey: secretKey, Insecure: f.insecure, PathStyle: f.pathStyle, CAFile: f.caFile, PartSize: uint64(f.partSize) << 20})
+		AccessKey: access, SecretKey: secretKey, Insecure: f.insecure, PathStyle: f.pathStyle, CAFile: f.caFile, PartSize: uint64(f.partSize) << 20, UploadThreads: f.threads})
 }
 
 type vaultFlags struct {
