@@ -62,6 +62,11 @@ type Options struct {
 
 	// MigrationBackoffLimit is how often a failed migration Job is retried.
 	MigrationBackoffLimit int32
+
+	// OperatorImage is the operator's own image. Backup, drill and restore pods copy its
+	// binary (/helpdesk-operator) into the PostgreSQL image of the instance, so the image
+	// must also ship cp.
+	OperatorImage string
 }
 
 // PeerSelector selects pods in other namespaces. NamespaceSelector is required; a nil
@@ -95,6 +100,10 @@ type VaultOptions struct {
 	KVMount string
 	// KubernetesAuthMount is where the Kubernetes auth method is mounted.
 	KubernetesAuthMount string
+	// Address is Vault's URL as the backup pods reach it.
+	Address string
+	// TransitMount holds the tenants' transit keys, which encrypt backups.
+	TransitMount string
 }
 
 // CIDREndpoint is a set of address ranges on one TCP port.
@@ -127,6 +136,7 @@ func DefaultOptions() Options {
 			Prefix:              "helpdesk",
 			KVMount:             "secret",
 			KubernetesAuthMount: "kubernetes",
+			TransitMount:        "transit",
 		},
 		APIServer:             CIDREndpoint{Port: 6443},
 		MigrationBackoffLimit: 3,

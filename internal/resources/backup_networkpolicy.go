@@ -1,0 +1,32 @@
+package resources
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
+	"github.com/privatedesk/helpdesk-operator/internal/appprofile"
+)
+
+// BackupNetworkPolicy lets the instance's backup, drill and restore pods reach the S3
+// destination: exactly BackupEgressCIDRs on the endpoint's port, added to what the
+// <name>-jobs policy allows (database and Vault). It is nil for a volume destination,
+// which needs no network, and when the endpoint is a host name without egressCIDRs: no
+// policy can name a host, and the BackupPolicy reports it instead.
+func BackupNetworkPolicy(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Options, policy *v1alpha1.BackupPolicy) *networkingv1.NetworkPolicy {
+	s3 := policy.Spec.Destination.S3
+	cidrs := BackupEgressCIDRs(s3)
+	if len(cidrs) == 0 {
+		return nil
+	}
+	// Only the backup pods, not the migration Job, which shares the job role.
+	selector := SelectorLabels(inst, RoleJob)
+	selector[LabelComponent] = ComponentBackup
+	p := networkPolicy(inst, prof, opts, BackupNamesFor(inst).EgressPolicy, selector, networkingv1.PolicyTypeEgress)
+	p.Labels[LabelBackupPolicy] = BackupPolicyLabel(policy.Name)
+	p.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{
+		To:    cidrPeers(cidrs),
+		Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, s3Port(s3.Endpoint))},
+	}}
+	return p
+}
