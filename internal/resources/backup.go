@@ -89,15 +89,18 @@ type BackupNames struct {
 	DrillCronJob  string
 	RestoreJob    string
 	EgressPolicy  string
+	// RestoreEgressPolicy lets the restore pod reach the destination of spec.restoreFrom.
+	RestoreEgressPolicy string
 }
 
 // BackupNamesFor returns the names of inst's backup objects.
 func BackupNamesFor(inst *v1alpha1.HelpdeskInstance) BackupNames {
 	return BackupNames{
-		BackupCronJob: childName(inst.Name, "backup", maxCronJobName),
-		DrillCronJob:  childName(inst.Name, "drill", maxCronJobName),
-		RestoreJob:    childName(inst.Name, "restore", maxName),
-		EgressPolicy:  childName(inst.Name, "backup-egress", maxName),
+		BackupCronJob:       childName(inst.Name, "backup", maxCronJobName),
+		DrillCronJob:        childName(inst.Name, "drill", maxCronJobName),
+		RestoreJob:          childName(inst.Name, "restore", maxName),
+		EgressPolicy:        childName(inst.Name, "backup-egress", maxName),
+		RestoreEgressPolicy: childName(inst.Name, "restore-egress", maxName),
 	}
 }
 

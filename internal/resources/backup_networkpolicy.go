@@ -14,6 +14,17 @@ import (
 // which needs no network, and when the endpoint is a host name without egressCIDRs: no
 // policy can name a host, and the BackupPolicy reports it instead.
 func BackupNetworkPolicy(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Options, policy *v1alpha1.BackupPolicy) *networkingv1.NetworkPolicy {
+	return s3EgressPolicy(inst, prof, opts, policy, BackupNamesFor(inst).EgressPolicy, "")
+}
+
+// RestoreNetworkPolicy lets the restore pod of spec.restoreFrom reach the S3 destination
+// of the policy it restores from, which need not be the instance's backupPolicyRef. It
+// is nil when BackupNetworkPolicy would be.
+func RestoreNetworkPolicy(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Options, policy *v1alpha1.BackupPolicy) *networkingv1.NetworkPolicy {
+	return s3EgressPolicy(inst, prof, opts, policy, BackupNamesFor(inst).RestoreEgressPolicy, BackupRunRestore)
+}
+
+func s3EgressPolicy(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Options, policy *v1alpha1.BackupPolicy, name, run string) *networkingv1.NetworkPolicy {
 	s3 := policy.Spec.Destination.S3
 	cidrs := BackupEgressCIDRs(s3)
 	if len(cidrs) == 0 {
@@ -22,8 +33,14 @@ func BackupNetworkPolicy(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profil
 	// Only the backup pods, not the migration Job, which shares the job role.
 	selector := SelectorLabels(inst, RoleJob)
 	selector[LabelComponent] = ComponentBackup
-	p := networkPolicy(inst, prof, opts, BackupNamesFor(inst).EgressPolicy, selector, networkingv1.PolicyTypeEgress)
+	if run != "" {
+		selector[LabelBackupRun] = run
+	}
+	p := networkPolicy(inst, prof, opts, name, selector, networkingv1.PolicyTypeEgress)
 	p.Labels[LabelBackupPolicy] = BackupPolicyLabel(policy.Name)
+	if run != "" {
+		p.Labels[LabelBackupRun] = run
+	}
 	p.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{
 		To:    cidrPeers(cidrs),
 		Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, s3Port(s3.Endpoint))},

@@ -321,7 +321,11 @@ func TestBackupEgress(t *testing.T) {
 			t.Errorf("%s: selects %v; want only the instance's backup pods", tc.endpoint, np.Spec.PodSelector.MatchLabels)
 		}
 	}
-	if BackupNetworkPolicy(minimalInstance(), prof, backupOptions(), pvcPolicy()) != nil {
+	if BackupNetworkPolicy(minimalInstance(), prof, backupOptions(), pvcPolicy()) != nil || RestoreNetworkPolicy(minimalInstance(), prof, backupOptions(), pvcPolicy()) != nil {
 		t.Error("a volume destination needs no egress")
+	}
+	restore := RestoreNetworkPolicy(minimalInstance(), prof, backupOptions(), s3Policy())
+	if restore.Name == BackupNamesFor(minimalInstance()).EgressPolicy || restore.Spec.PodSelector.MatchLabels[LabelBackupRun] != BackupRunRestore || restore.Labels[LabelBackupRun] != BackupRunRestore {
+		t.Errorf("the restore egress %s selects %v; want its own policy for the restore pod only", restore.Name, restore.Spec.PodSelector.MatchLabels)
 	}
 }
