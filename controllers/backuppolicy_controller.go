@@ -5,16 +5,20 @@ import (
 	"fmt"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
+	"github.com/privatedesk/helpdesk-operator/internal/resources"
 	"github.com/privatedesk/helpdesk-operator/internal/schedule"
 )
 
@@ -26,15 +30,23 @@ type BackupPolicyReconciler struct {
 	APIReader client.Reader
 	// Now is the clock; tests set it.
 	Now func() time.Time
+	// Recorder emits an event when a backup or drill fails; nil emits none.
+	Recorder events.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=helpdesk.privatedesk.io,resources=backuppolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=helpdesk.privatedesk.io,resources=backuppolicies/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 func (r *BackupPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	policy := &v1alpha1.BackupPolicy{}
 	if err := r.Get(ctx, req.NamespacedName, policy); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetBackupMetrics(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := policy.DeepCopy()
@@ -55,17 +67,29 @@ func (r *BackupPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, err
 	}
 	var requeue time.Duration
+	now := r.Now()
+	health, err := r.reconcileBackupStatus(ctx, policy, backups, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !health.IsZero() {
+		requeue = health.Sub(now)
+	}
 	switch {
 	case len(problems) > 0:
 		setCondition(policy, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, missingReferencesMessage(policy.Namespace, problems))
+	case s3WithoutEgress(policy):
+		setCondition(policy, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNoEgress,
+			"spec.destination.s3.endpoint is a host name and spec.destination.s3.egressCIDRs is empty: NetworkPolicies cannot name hosts, so the backup pods cannot reach the object store; list its addresses in egressCIDRs")
 	case policy.Spec.Suspend:
 		policy.Status.NextRun = nil
 		setCondition(policy, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSuspended, "Backups and drills are suspended; existing backups are kept")
 	default:
-		now := r.Now()
 		next := backups.Next(now)
 		policy.Status.NextRun = &metav1.Time{Time: next}
-		requeue = next.Sub(now)
+		if d := next.Sub(now); requeue == 0 || d < requeue {
+			requeue = d
+		}
 		setCondition(policy, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled, "The schedules are valid and the destination's Secrets and volume are present")
 	}
 	return ctrl.Result{RequeueAfter: requeue}, patchStatus(ctx, r.Client, before, policy)
@@ -134,9 +158,73 @@ func (r *BackupPolicyReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 		return err
 	}
 	toPolicies := handler.EnqueueRequestsFromMapFunc(referencingPolicies(mgr.GetClient(), &v1alpha1.BackupPolicyList{}))
+	c := mgr.GetClient()
+	// Jobs are cached anyway (the instance controller owns them). Their pods are not
+	// watched: a Job is only finished once its pods terminated, so the Job's event is
+	// when the termination messages can be read, once, uncached.
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.BackupPolicy{}).
 		Watches(&corev1.Secret{}, toPolicies, builder.OnlyMetadata).
 		Watches(&corev1.PersistentVolumeClaim{}, toPolicies, builder.OnlyMetadata).
+		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(backupJobPolicy(c)),
+			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetLabels()[resources.LabelBackupPolicy] != "" }))).
+		Watches(&v1alpha1.HelpdeskInstance{}, handler.EnqueueRequestsFromMapFunc(referencedBackupPolicy)).
 		Complete(r)
+}
+
+// reconcileBackupStatus fills the backup records and BackupHealthy, updates the metrics
+// and emits events for new failures. It returns when BackupHealthy could next flip by
+// time alone (zero: only a new run can flip it).
+func (r *BackupPolicyReconciler) reconcileBackupStatus(ctx context.Context, policy *v1alpha1.BackupPolicy, backups schedule.Schedule, now time.Time) (time.Time, error) {
+	obs, err := r.observeRuns(ctx, policy)
+	if err != nil {
+		return time.Time{}, err
+	}
+	instances, err := r.referencingInstances(ctx, policy)
+	if err != nil {
+		return time.Time{}, err
+	}
+	byInstance := backupsByInstance(&policy.Status)
+	health := judgeBackupHealth(instances, byInstance, backups, now)
+	setCondition(policy, v1alpha1.ConditionBackupHealthy, health.status, health.reason, health.message)
+	updateBackupMetrics(policy, instances, obs, byInstance)
+	r.recordRunEvents(policy, obs)
+	return health.recheck, nil
+}
+
+// s3WithoutEgress reports an S3 destination no NetworkPolicy can open.
+func s3WithoutEgress(policy *v1alpha1.BackupPolicy) bool {
+	return policy.Spec.Destination.S3 != nil && len(resources.BackupEgressCIDRs(policy.Spec.Destination.S3)) == 0
+}
+
+// backupJobPolicy maps a backup, drill or restore Job to its policy. The label holds the
+// policy's name, or a prefix and hash of a long one, so a long one is looked up.
+func backupJobPolicy(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, obj client.Object) []ctrl.Request {
+		value := obj.GetLabels()[resources.LabelBackupPolicy]
+		if len(value) < 63 {
+			return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: value}}}
+		}
+		list := &v1alpha1.BackupPolicyList{}
+		if err := c.List(ctx, list, client.InNamespace(obj.GetNamespace())); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "listing BackupPolicies for a backup Job", "job", client.ObjectKeyFromObject(obj))
+			return nil
+		}
+		for _, p := range list.Items {
+			if resources.BackupPolicyLabel(p.Name) == value {
+				return []ctrl.Request{{NamespacedName: client.ObjectKeyFromObject(&p)}}
+			}
+		}
+		return nil
+	}
+}
+
+// referencedBackupPolicy maps an instance to the policy it references: who is backed up
+// decides BackupHealthy.
+func referencedBackupPolicy(_ context.Context, obj client.Object) []ctrl.Request {
+	inst := obj.(*v1alpha1.HelpdeskInstance)
+	if inst.Spec.BackupPolicyRef == nil {
+		return nil
+	}
+	return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: inst.Namespace, Name: inst.Spec.BackupPolicyRef.Name}}}
 }

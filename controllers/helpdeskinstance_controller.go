@@ -41,6 +41,8 @@ type TenantVault interface {
 // storage, exposure, network perimeter and Vault state.
 type HelpdeskInstanceReconciler struct {
 	client.Client
+	// APIReader reads the pods of a finished restore Job, uncached.
+	APIReader client.Reader
 	Applier   *ssa.Applier
 	Vault     TenantVault
 	Resources resources.Options
@@ -53,6 +55,7 @@ type HelpdeskInstanceReconciler struct {
 // +kubebuilder:rbac:groups=postgresql.cnpg.io,resources=clusters,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services;serviceaccounts;persistentvolumeclaims;secrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
@@ -108,6 +111,7 @@ func (r *HelpdeskInstanceReconciler) runPhases(ctx context.Context, scope *insta
 		r.reconcileStorage,
 		r.reconcileApp,
 		r.reconcileExposure,
+		r.reconcileBackups,
 	}
 	var errs []error
 	for _, phase := range phases {
@@ -185,6 +189,7 @@ func (r *HelpdeskInstanceReconciler) SetupWithManager(ctx context.Context, mgr c
 		Owns(&cnpgv1.Cluster{}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&batchv1.Job{}).
+		Owns(&batchv1.CronJob{}).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&corev1.PersistentVolumeClaim{}).

@@ -157,6 +157,10 @@ func (r *HelpdeskInstanceReconciler) reconcileApp(ctx context.Context, scope *in
 		return err
 	}
 	exists := current.UID != ""
+	// An instance created from a backup migrates (and serves) the restored data only.
+	if restored, err := r.reconcileRestore(ctx, scope, appReady); err != nil || !restored {
+		return err
+	}
 	migrated, err := r.reconcileMigration(ctx, scope, appReady)
 	if err != nil || (!migrated && exists) {
 		return err

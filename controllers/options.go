@@ -53,6 +53,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"Comma-separated CIDRs of the Kubernetes API server for the database pods' egress; empty reads them from the default/kubernetes endpoints at start.")
 	fs.StringVar(&o.dnsCIDRs, "dns-egress-cidrs", "", "Extra CIDRs of DNS servers the instances may query, e.g. NodeLocal DNSCache's 169.254.20.10/32.")
 	fs.StringVar(&o.helpyImage, "helpy-image", "", "Default Helpy image, used when an instance does not set spec.app.image.")
+	fs.StringVar(&o.Resources.OperatorImage, "operator-image", "",
+		"The operator's own image; backup, drill and restore pods copy its /helpdesk-operator binary (with cp) into the PostgreSQL image.")
 	fs.StringVar(&o.Resources.PostgresImageRepository, "postgres-image-repository", o.Resources.PostgresImageRepository,
 		"Repository of the PostgreSQL images; the tag is the major version.")
 	fs.BoolVar(&o.Resources.CertManager, "cert-manager", false, "Annotate Ingresses for cert-manager when an instance's spec.tls names an issuer.")
@@ -80,6 +82,7 @@ func (o *Options) complete(ctx context.Context, reader client.Reader) error {
 		PodSelector:       selector("vault-pod-selector", o.vaultPods),
 	}
 	o.Resources.Vault.Prefix, o.Resources.Vault.KVMount, o.Resources.Vault.KubernetesAuthMount = o.Vault.Prefix, o.Vault.KVMount, o.Vault.KubernetesMount
+	o.Resources.Vault.Address, o.Resources.Vault.TransitMount = o.Vault.Address, o.Vault.TransitMount
 	o.Resources.Vault.CIDRs = splitList(o.vaultCIDRs)
 	if len(o.Resources.Vault.CIDRs) == 0 && o.Resources.Vault.Peer.NamespaceSelector == nil {
 		cidr, port, err := addressCIDR(o.Vault.Address)

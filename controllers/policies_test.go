@@ -135,6 +135,13 @@ func TestBackupPolicyChecksDestinationAndSchedules(t *testing.T) {
 	}
 
 	mustCreate(t, secret(ns, "s3", map[string]string{"AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "key"}))
+	// A host name cannot go into a NetworkPolicy: without egressCIDRs no backup pod
+	// could reach the store.
+	eventually(t, wait, conditionIs(policy, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNoEgress))
+	policy.Spec.Destination.S3.EgressCIDRs = []string{"198.51.100.0/28"}
+	if err := k8sClient.Update(context.Background(), policy); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, wait, conditionIs(policy, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled))
 	wantNext := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
 	if policy.Status.NextRun == nil || !policy.Status.NextRun.Time.Equal(wantNext) {

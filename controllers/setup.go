@@ -36,6 +36,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	instances := &HelpdeskInstanceReconciler{
 		Client:    c,
+		APIReader: apiReader,
 		Applier:   ssa.NewApplier(c, FieldManager),
 		Vault:     vaultClient,
 		Resources: opts.Resources,
@@ -50,7 +51,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := (&RetentionPolicyReconciler{Client: c, Now: time.Now}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the RetentionPolicy controller: %w", err)
 	}
-	if err := (&BackupPolicyReconciler{Client: c, APIReader: apiReader, Now: time.Now}).SetupWithManager(ctx, mgr); err != nil {
+	if err := (&BackupPolicyReconciler{Client: c, APIReader: apiReader, Now: time.Now, Recorder: mgr.GetEventRecorder(FieldManager)}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the BackupPolicy controller: %w", err)
 	}
 	return nil

@@ -113,8 +113,10 @@ func setupForTest(ctx context.Context, mgr ctrl.Manager, env *envtest.Environmen
 	testResources.ManagedBy = FieldManager
 	testResources.Vault.CIDRs = []string{"127.0.0.1/32"}
 	testResources.APIServer.CIDRs = []string{"127.0.0.1/32"}
+	testResources.OperatorImage = "registry.example.com/helpdesk-operator:test"
+	testResources.Vault.Address = vaultSrv.Addr
 	instances := &HelpdeskInstanceReconciler{
-		Client: c, Applier: ssa.NewApplier(c, FieldManager), Vault: vaultClient, Resources: testResources, Recorder: recorder,
+		Client: c, APIReader: reader, Applier: ssa.NewApplier(c, FieldManager), Vault: vaultClient, Resources: testResources, Recorder: recorder,
 	}
 	if err := instances.SetupWithManager(ctx, mgr); err != nil {
 		return err
@@ -125,7 +127,7 @@ func setupForTest(ctx context.Context, mgr ctrl.Manager, env *envtest.Environmen
 	if err := (&RetentionPolicyReconciler{Client: c, Now: testClock.Now}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	return (&BackupPolicyReconciler{Client: c, APIReader: reader, Now: testClock.Now}).SetupWithManager(ctx, mgr)
+	return (&BackupPolicyReconciler{Client: c, APIReader: reader, Now: testClock.Now, Recorder: recorder}).SetupWithManager(ctx, mgr)
 }
 
 var testResources resources.Options
