@@ -231,10 +231,30 @@ func backupJobSpec(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opt
 					TerminationMessagePath:   terminationLog,
 					TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 				}},
-				Volumes: vols,
+				Volumes:  vols,
+				Affinity: backupAffinity(inst, opts, policy, run),
 			},
 		},
 	}
+}
+
+// backupAffinity puts a pod that mounts a ReadWriteOnce attachments volume next to the
+// app pods, which hold it: a ReadWriteOnce volume attaches to one node, and a pod on
+// another would hang in ContainerCreating. Preferred, not required: with the app scaled
+// to zero (or before it first starts, for a restore) the pod must still schedule.
+func backupAffinity(inst *v1alpha1.HelpdeskInstance, opts Options, policy *v1alpha1.BackupPolicy, run string) *corev1.Affinity {
+	if !includesAttachments(policy) || run == BackupRunDrill || opts.AttachmentsAccessMode == corev1.ReadWriteMany {
+		return nil
+	}
+	return &corev1.Affinity{PodAffinity: &corev1.PodAffinity{
+		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+			Weight: 100,
+			PodAffinityTerm: corev1.PodAffinityTerm{
+				LabelSelector: &metav1.LabelSelector{MatchLabels: SelectorLabels(inst, RoleApp)},
+				TopologyKey:   corev1.LabelHostname,
+			},
+		}},
+	}}
 }
 
 // backupPodSecurityContext runs the pod as the app's user so the files it restores into

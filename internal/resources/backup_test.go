@@ -205,6 +205,9 @@ func TestBackupCronJobs(t *testing.T) {
 			if !reflect.DeepEqual(vols, tc.wantVolumes) {
 				t.Errorf("volumes %v, want %v", vols, tc.wantVolumes)
 			}
+			if hasAttachments := slices.Contains(tc.wantVolumes, attachmentsVolume); (pod.Affinity != nil) != hasAttachments {
+				t.Errorf("affinity %+v; a pod needs to join the app's node exactly when it mounts the ReadWriteOnce attachments", pod.Affinity)
+			}
 			for _, m := range c.VolumeMounts {
 				if want, ok := tc.wantReadOnly[m.Name]; ok && m.ReadOnly != want {
 					t.Errorf("mount %s read-only %v, want %v", m.Name, m.ReadOnly, want)
