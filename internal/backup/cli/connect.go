@@ -61,7 +61,7 @@ func (f *destFlags) register(o *options) {
 	o.str(&f.caFile, "s3-ca-file", "", "PEM CA bundle for the S3 endpoint's certificate")
 	o.bool(&f.insecure, "s3-insecure", false, "plain HTTP to the S3 endpoint (no TLS)")
 	o.bool(&f.pathStyle, "s3-force-path-style", false, "path-style bucket URLs (for gateways without DNS-style buckets)")
-	o.int(&f.partSize, "s3-part-size-mib", 16, "multipart part size in MiB (objects up to 10000 parts)")
+	o.int(&f.partSize, "s3-part-size-mib", 8, "multipart part size in MiB; an object holds at most 10000 parts (78 GiB at 8 MiB)")
 	o.int(&f.threads, "s3-upload-threads", 2, "parts buffered and uploaded at once (memory: threads x part size)")
 }
 
