@@ -1,0 +1,195 @@
+# helpdesk-operator: generate, lint, build, test and deploy. `make help` lists the targets.
+#
+# Tools (controller-gen, kustomize, golangci-lint) are pinned in hack/tools/go.mod and built
+# from the Go module proxy into a cache outside the checkout, keyed by hack/tools/go.sum:
+# a warm machine or a fresh clone reuses them, and a changed pin rebuilds them. Nothing is
+# downloaded with curl.
+
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+export GOTOOLCHAIN := local
+
+GO ?= go
+KUBECTL ?= kubectl
+CONTAINER_TOOL ?= docker
+# Image of the operator for docker-build, docker-push and deploy.
+IMG ?= helpdesk-operator:dev
+# go test flags: one test binary may run this long; add e.g. -run or -v with GO_TEST_FLAGS.
+TEST_TIMEOUT ?= 40m
+GO_TEST_FLAGS ?=
+# Arguments for `make run`; a local manager needs no leader election.
+RUN_ARGS ?= --leader-elect=false
+
+# The cache hack/test-binaries.sh uses too.
+CACHE_DIR ?= $(or $(HELPDESK_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/helpdesk-operator)
+TOOLS_KEY := $(shell sha256sum hack/tools/go.sum 2>/dev/null | cut -c1-16)
+TOOLS_BIN := $(CACHE_DIR)/tools/$(TOOLS_KEY)
+CONTROLLER_GEN := $(TOOLS_BIN)/controller-gen
+KUSTOMIZE := $(TOOLS_BIN)/kustomize
+GOLANGCI_LINT := $(TOOLS_BIN)/golangci-lint
+HELM := $(TOOLS_BIN)/helm
+# Package of each tool in hack/tools/go.mod.
+TOOL_PKG_controller-gen := sigs.k8s.io/controller-tools/cmd/controller-gen
+TOOL_PKG_kustomize := sigs.k8s.io/kustomize/kustomize/v5
+TOOL_PKG_golangci-lint := github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+TOOL_PKG_helm := helm.sh/helm/v3/cmd/helm
+# Kubernetes version the chart is rendered for (the one the tests run).
+CHART_KUBE_VERSION ?= 1.36.3
+
+CHART_DIR := charts/helpdesk-operator
+CNPG_API := github.com/cloudnative-pg/api/pkg/api/v1
+# Everything `make generate manifests` writes; verify-gen checks these are committed.
+GENERATED := api config/crd/bases config/rbac/role.yaml test/crds/cloudnative-pg \
+	$(CHART_DIR)/crds $(CHART_DIR)/files/manager-role.yaml
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target> [VAR=value]\n"} \
+		/^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } \
+		/^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate the API's deepcopy code (api/v1alpha1/zz_generated.deepcopy.go).
+	$(CONTROLLER_GEN) object paths=./api/...
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate the CRDs, the manager ClusterRole, the CloudNativePG Cluster CRD for tests, and copy them into the chart.
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=manager-role paths=./controllers/... output:rbac:artifacts:config=config/rbac
+	@# CloudNativePG's API package defines several CRDs; the tests only need Cluster.
+	$(CONTROLLER_GEN) crd:allowDangerousTypes=true paths=$(CNPG_API) output:crd:artifacts:config=test/crds/cloudnative-pg
+	find test/crds/cloudnative-pg -name '*.yaml' ! -name postgresql.cnpg.io_clusters.yaml -delete
+	@# Helm installs crds/ before the templates; the manager ClusterRole template reads its
+	@# rules from files/manager-role.yaml, so the chart always grants what the code asks for.
+	mkdir -p $(CHART_DIR)/crds $(CHART_DIR)/files
+	rm -f $(CHART_DIR)/crds/*.yaml
+	cp config/crd/bases/*.yaml $(CHART_DIR)/crds/
+	cp config/rbac/role.yaml $(CHART_DIR)/files/manager-role.yaml
+
+.PHONY: fmt
+fmt: ## Format the Go code (go fmt).
+	$(GO) fmt ./...
+
+.PHONY: vet
+vet: ## Examine the Go code (go vet).
+	$(GO) vet ./...
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## Lint the Go code with golangci-lint (.golangci.yml).
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: lint-fix
+lint-fix: $(GOLANGCI_LINT) ## Lint and apply the fixes golangci-lint can make.
+	$(GOLANGCI_LINT) run --fix ./...
+
+.PHONY: verify-gen
+verify-gen: generate manifests ## Regenerate everything and fail when the committed generated files are out of date.
+	@if ! git diff --quiet --exit-code -- $(GENERATED) \
+		|| [[ -n "$$(git ls-files --others --exclude-standard -- $(GENERATED))" ]]; then \
+		echo; \
+		echo "verify-gen: generated files are out of date. Run 'make generate manifests' and commit the result:"; \
+		git status --short -- $(GENERATED); \
+		git --no-pager diff --stat -- $(GENERATED); \
+		exit 1; \
+	fi
+	@echo "verify-gen: generated files are up to date"
+
+##@ Test
+
+.PHONY: test-binaries
+test-binaries: ## Build (once per version, cached) the kube-apiserver, etcd, kubectl, Vault and versitygw the tests start.
+	hack/test-binaries.sh envtest vault versitygw
+
+.PHONY: test
+test: test-binaries ## Run every test against real kube-apiserver/etcd, Vault, PostgreSQL and versitygw.
+	set -a; eval "$$(hack/test-binaries.sh env)"; set +a; \
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(GO_TEST_FLAGS) ./...
+
+##@ Build
+
+.PHONY: build
+build: ## Build the static binary bin/helpdesk-operator.
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/helpdesk-operator ./cmd/helpdesk-operator
+
+.PHONY: run
+run: ## Run the manager against the cluster in your kubeconfig (make install first; set VAULT_ADDR and VAULT_TOKEN or the --vault-* flags in RUN_ARGS).
+	$(GO) run ./cmd/helpdesk-operator manager $(RUN_ARGS)
+
+.PHONY: docker-build
+docker-build: ## Build the operator image IMG (default helpdesk-operator:dev).
+	$(CONTAINER_TOOL) build -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the operator image IMG.
+	$(CONTAINER_TOOL) push $(IMG)
+
+.PHONY: build-installer
+build-installer: manifests $(KUSTOMIZE) ## Render config/default with IMG into dist/install.yaml, one file to kubectl apply.
+	mkdir -p dist
+	$(MAKE) kustomize-overlay
+	$(KUSTOMIZE) build bin/deploy > dist/install.yaml
+	@echo "wrote dist/install.yaml"
+
+##@ Deployment
+
+.PHONY: install
+install: $(KUSTOMIZE) ## Install the CRDs into the cluster in your kubeconfig.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: $(KUSTOMIZE) ## Remove the CRDs (and with them every helpdesk object!) from the cluster.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found -f -
+
+.PHONY: deploy
+deploy: $(KUSTOMIZE) ## Deploy the operator (config/default, image IMG) to the cluster in your kubeconfig.
+	$(MAKE) kustomize-overlay
+	$(KUSTOMIZE) build bin/deploy | $(KUBECTL) apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: $(KUSTOMIZE) ## Remove the operator (config/default) from the cluster.
+	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found -f -
+
+# An overlay in bin/ (gitignored) that sets IMG, so deploying never edits config/. It
+# repeats config/default's replacement so --operator-image follows IMG too.
+.PHONY: kustomize-overlay
+kustomize-overlay: $(KUSTOMIZE)
+	rm -rf bin/deploy && mkdir -p bin/deploy
+	cp config/default/operator_image_replacement.yaml bin/deploy/
+	printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' \
+		'resources:' '- ../../config/default' \
+		'replacements:' '- path: operator_image_replacement.yaml' > bin/deploy/kustomization.yaml
+	cd bin/deploy && $(KUSTOMIZE) edit set image helpdesk-operator=$(IMG)
+
+##@ Tools
+
+.PHONY: tools
+tools: $(CONTROLLER_GEN) $(KUSTOMIZE) $(GOLANGCI_LINT) $(HELM) ## Build the pinned tools into the cache (TOOLS_BIN).
+	@echo "tools in $(TOOLS_BIN)"
+
+.PHONY: kustomize-build
+kustomize-build: $(KUSTOMIZE) ## Render config/default and config/samples to check that they build.
+	$(KUSTOMIZE) build config/default > /dev/null
+	$(KUSTOMIZE) build config/samples > /dev/null
+	@echo "config/default and config/samples render"
+
+.PHONY: chart-lint
+chart-lint: $(HELM) ## Lint the Helm chart and render it with default, token-auth and CA-bundle values.
+	$(HELM) lint --strict --kube-version $(CHART_KUBE_VERSION) $(CHART_DIR)
+	$(HELM) template hd $(CHART_DIR) -n helpdesk-system --kube-version $(CHART_KUBE_VERSION) > /dev/null
+	$(HELM) template hd $(CHART_DIR) -n helpdesk-system --kube-version $(CHART_KUBE_VERSION) \
+		--set vault.authMethod=token --set vault.tokenSecret.name=vault-token --set vault.tokenSecret.key=token \
+		--set vault.caCertSecret.name=vault-ca --set vault.caCertSecret.key=ca.crt \
+		--set metrics.enabled=false --set rbac.aggregateToDefaultRoles=false > /dev/null
+	@echo "chart-lint: $(CHART_DIR) lints and renders"
+
+$(TOOLS_BIN)/%:
+	@mkdir -p $(TOOLS_BIN)
+	@echo "building $* from hack/tools/go.mod into $(TOOLS_BIN)"
+	cd hack/tools && CGO_ENABLED=0 $(GO) build -trimpath -o $@.$$$$.tmp $(TOOL_PKG_$*) && mv -f $@.$$$$.tmp $@
