@@ -54,7 +54,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.dnsCIDRs, "dns-egress-cidrs", "", "Extra CIDRs of DNS servers the instances may query, e.g. NodeLocal DNSCache's 169.254.20.10/32.")
 	fs.StringVar(&o.helpyImage, "helpy-image", "", "Default Helpy image, used when an instance does not set spec.app.image.")
 	fs.StringVar(&o.Resources.OperatorImage, "operator-image", "",
-		"The operator's own image; backup, drill and restore pods copy its /helpdesk-operator binary (with cp) into the PostgreSQL image.")
+		"The operator's own image (required); backup, drill and restore pods copy its /helpdesk-operator binary into the PostgreSQL image.")
 	fs.StringVar(&o.Resources.PostgresImageRepository, "postgres-image-repository", o.Resources.PostgresImageRepository,
 		"Repository of the PostgreSQL images; the tag is the major version.")
 	fs.BoolVar(&o.Resources.CertManager, "cert-manager", false, "Annotate Ingresses for cert-manager when an instance's spec.tls names an issuer.")

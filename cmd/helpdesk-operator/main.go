@@ -15,6 +15,7 @@ import (
 
 	backupcli "github.com/privatedesk/helpdesk-operator/internal/backup/cli"
 	"github.com/privatedesk/helpdesk-operator/internal/operator"
+	"github.com/privatedesk/helpdesk-operator/internal/selfcopy"
 )
 
 const usage = `helpdesk-operator runs isolated, privacy-hardened helpdesks on Kubernetes.
@@ -25,6 +26,7 @@ Usage:
   helpdesk-operator restore [flags]     restore a backup into an empty database
   helpdesk-operator verify [flags]      restore drill: restore into a scratch database and compare
   helpdesk-operator list [flags]        list the complete backups of an instance
+  helpdesk-operator copy-binary DEST    copy this binary to DEST (init containers of job pods)
 
 Run "helpdesk-operator <command> -h" for a command's flags.
 `
@@ -48,6 +50,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return operator.RunManager(ctx, args, stderr)
 	case "backup", "restore", "verify", "list":
 		return backupcli.Main(ctx, command, args, stdout)
+	case "copy-binary":
+		if len(args) != 1 {
+			return fmt.Errorf("copy-binary takes one argument, the destination path")
+		}
+		return selfcopy.To(args[0])
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil

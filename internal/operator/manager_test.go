@@ -52,6 +52,7 @@ func TestManagerServesProbesSecureMetricsAndElectsALeader(t *testing.T) {
 			"--metrics-bind-address=" + metrics,
 			"--leader-election-namespace=default",
 			"--vault-dev-bootstrap",
+			"--operator-image=registry.example.com/helpdesk-operator:test",
 			"--zap-log-level=error",
 		}, io.Discard)
 	}()

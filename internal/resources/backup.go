@@ -215,8 +215,8 @@ func backupJobSpec(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opt
 				InitContainers: []corev1.Container{{
 					Name:  "copy-binary",
 					Image: opts.OperatorImage,
-					// The operator image must ship cp next to its binary.
-					Command:         []string{"cp", operatorBinary, backupBinary},
+					// The operator image is distroless (no shell, no cp): the binary copies itself.
+					Command:         []string{operatorBinary, "copy-binary", backupBinary},
 					SecurityContext: restricted.DeepCopy(),
 					VolumeMounts:    []corev1.VolumeMount{{Name: "bin", MountPath: backupBinDir}},
 				}},

@@ -25,6 +25,7 @@ func testOptions() Options {
 	o.APIServer = CIDREndpoint{CIDRs: []string{"172.18.0.2/32"}, Port: 6443}
 	o.CertManager = true
 	o.IngressBodySize = "25m"
+	o.OperatorImage = "ghcr.io/privatedesk/helpdesk-operator:v0.3.0"
 	return o
 }
 

@@ -176,6 +176,9 @@ func (o Options) Validate() error {
 		errs = append(errs, errors.New("the API server addresses are required: the database pods cannot work without it"))
 	}
 	errs = append(errs, validCIDRs("API server", o.APIServer.CIDRs), validPort("API server", o.APIServer.Port))
+	if o.OperatorImage == "" {
+		errs = append(errs, errors.New("the operator image is required (--operator-image): backup, drill and restore pods copy the operator binary from it"))
+	}
 	if o.MigrationBackoffLimit < 0 {
 		errs = append(errs, errors.New("the migration backoff limit must not be negative"))
 	}

@@ -27,6 +27,7 @@ func TestOptionsValidate(t *testing.T) {
 		"pod selector without ns":  {func(o *Options) { o.DNS.NamespaceSelector = nil }, "needs a namespace selector"},
 		"access mode":              {func(o *Options) { o.AttachmentsAccessMode = "ReadOnlyMany" }, "access mode"},
 		"managed-by":               {func(o *Options) { o.ManagedBy = "" }, "managed-by"},
+		"no operator image":        {func(o *Options) { o.OperatorImage = "" }, "--operator-image"},
 		"negative migration limit": {func(o *Options) { o.MigrationBackoffLimit = -1 }, "backoff"},
 		"invalid selector operator": {func(o *Options) {
 			o.DNS.PodSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "a", Operator: "Near"}}}
