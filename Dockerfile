@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 # The operator image: the static binary /helpdesk-operator on distroless (no shell).
 # The manager runs `helpdesk-operator manager`; backup, drill and restore pods copy
-# /helpdesk-operator into the PostgreSQL image with an init container that runs `cp`, so
-# the image also carries a minimal static cp (built here from Go, below).
+# /helpdesk-operator into the PostgreSQL image with an init container that runs
+# `helpdesk-operator copy-binary`, so the image needs nothing but the binary.
 #
 #   make docker-build IMG=registry.example.com/helpdesk-operator:v0.1.0
 
@@ -26,55 +26,8 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -ldflags='-s -w' -o /out/helpdesk-operator ./cmd/helpdesk-operator
 
-# `cp SOURCE DEST`: just enough for the init containers; distroless has no coreutils.
-COPY <<'GO' /cp/main.go
-package main
-
-import (
-	"fmt"
-	"io"
-	"os"
-)
-
-func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: cp SOURCE DEST")
-		os.Exit(2)
-	}
-	if err := copyFile(os.Args[1], os.Args[2]); err != nil {
-		fmt.Fprintln(os.Stderr, "cp:", err)
-		os.Exit(1)
-	}
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	info, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, info.Mode().Perm())
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-GO
-RUN --mount=type=cache,target=/root/.cache/go-build \
-    cd /cp && go mod init local/cp && \
-    GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags='-s -w' -o /out/cp .
-
 FROM gcr.io/distroless/static:nonroot
 COPY --from=builder /out/helpdesk-operator /helpdesk-operator
-COPY --from=builder /out/cp /usr/local/bin/cp
 USER 65532:65532
 ENTRYPOINT ["/helpdesk-operator"]
 CMD ["manager"]

@@ -20,9 +20,6 @@ import (
 // one field manager. The server must accept each object, and applying the same objects
 // again must change nothing, or the controller would write on every reconcile.
 func TestServerSideApplyIsValidAndIdempotent(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts kube-apiserver and etcd")
-	}
 	env, err := kubeenv.Start()
 	if err != nil {
 		t.Fatal(err)
