@@ -59,7 +59,7 @@ func markDatabaseReady(t *testing.T, inst *v1alpha1.HelpdeskInstance) {
 	cluster := &cnpgv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: inst.Namespace, Name: resources.NamesFor(inst).DatabaseCluster}}
 	eventually(t, wait, exists(cluster))
 	cluster.Status.Phase = cnpgv1.PhaseHealthy
-	cluster.Status.ReadyInstances = int(cluster.Spec.Instances)
+	cluster.Status.ReadyInstances = cluster.Spec.Instances
 	cluster.Status.Conditions = []metav1.Condition{{Type: string(cnpgv1.ConditionClusterReady), Status: metav1.ConditionTrue, Reason: "ClusterIsReady", LastTransitionTime: metav1.Now()}}
 	if err := k8sClient.Status().Update(context.Background(), cluster); err != nil {
 		t.Fatalf("marking the database ready: %v", err)

@@ -98,7 +98,7 @@ func apply(ctx context.Context, t *testing.T, c client.Client, obj runtime.Objec
 	// Applied exactly as built, status and all: the server ignores status on the main
 	// resource, so the controller need not strip it.
 	u := &unstructured.Unstructured{Object: m}
-	if err := c.Patch(ctx, u, client.Apply, client.FieldOwner(testOptions().ManagedBy), client.ForceOwnership); err != nil {
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(testOptions().ManagedBy), client.ForceOwnership); err != nil {
 		t.Fatalf("applying %s %s: %v", u.GetKind(), u.GetName(), err)
 	}
 	return u

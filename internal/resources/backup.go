@@ -54,8 +54,8 @@ const (
 	operatorBinary = "/helpdesk-operator"
 
 	backupTmpDir           = "/tmp"
-	dbSecretDir            = "/etc/helpdesk/db"
-	s3SecretDir            = "/etc/helpdesk/s3"
+	dbSecretDir            = "/etc/helpdesk/db" //nolint:gosec // a mount path, not a credential
+	s3SecretDir            = "/etc/helpdesk/s3" //nolint:gosec // a mount path, not a credential
 	s3CADir                = "/etc/helpdesk/s3-ca"
 	vaultTokenDir          = "/var/run/secrets/helpdesk/vault"
 	backupDestinationMount = "/backup"

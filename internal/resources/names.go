@@ -48,7 +48,7 @@ type Names struct {
 // NamesFor returns the child names of inst.
 func NamesFor(inst *v1alpha1.HelpdeskInstance) Names {
 	name := inst.Name
-	child := func(suffix string, max int) string { return childName(name, suffix, max) }
+	child := func(suffix string, limit int) string { return childName(name, suffix, limit) }
 	cluster := child("db", maxClusterName)
 	return Names{
 		InstanceLabel:     labelValue(name),
@@ -75,13 +75,13 @@ func (n Names) MigrationJob(image string) string {
 // childName is <name>-<suffix> as a DNS-1035 label of at most max characters. Names
 // that had to be changed (dots, a leading digit, length) get a hash of the original
 // name, so two instances never share a child name.
-func childName(name, suffix string, max int) string {
+func childName(name, suffix string, limit int) string {
 	base := dns1035(name)
 	changed := base != name
 	tail := "-" + suffix
-	if changed || len(base)+len(tail) > max {
+	if changed || len(base)+len(tail) > limit {
 		tail = "-" + shortHash(name) + tail
-		if keep := max - len(tail); len(base) > keep {
+		if keep := limit - len(tail); len(base) > keep {
 			base = strings.TrimRight(base[:keep], "-")
 		}
 	}

@@ -170,7 +170,7 @@ func (o Options) Validate() error {
 	errs = append(errs, o.Vault.Peer.validate("Vault", len(o.Vault.CIDRs) == 0))
 	errs = append(errs, validCIDRs("Vault", o.Vault.CIDRs), validPort("Vault", o.Vault.Port))
 	if o.Vault.Prefix == "" || o.Vault.KVMount == "" || o.Vault.KubernetesAuthMount == "" {
-		errs = append(errs, errors.New("Vault prefix, KV mount and Kubernetes auth mount must not be empty"))
+		errs = append(errs, errors.New("the Vault prefix, KV mount and Kubernetes auth mount must not be empty"))
 	}
 	if len(o.APIServer.CIDRs) == 0 {
 		errs = append(errs, errors.New("the API server addresses are required: the database pods cannot work without it"))

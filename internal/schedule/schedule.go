@@ -30,7 +30,7 @@ func Parse(expr, timeZone string) (Schedule, error) {
 	}
 	parsed, err := parser.Parse(expr)
 	if err != nil {
-		return Schedule{}, fmt.Errorf("schedule %q is not a valid cron expression (%v); use five fields such as \"0 2 * * *\" or a descriptor such as @daily", expr, err)
+		return Schedule{}, fmt.Errorf("schedule %q is not a valid cron expression (%w); use five fields such as \"0 2 * * *\" or a descriptor such as @daily", expr, err)
 	}
 	return Schedule{cron: parsed, location: location}, nil
 }

@@ -122,7 +122,7 @@ func (c *Client) login(ctx context.Context) error {
 			return wrap(fmt.Sprintf("log in with Kubernetes auth role %q", c.cfg.Role), path, err)
 		}
 		if secret == nil || secret.Auth == nil || secret.Auth.ClientToken == "" {
-			return wrap("log in with Kubernetes auth", path, errors.New("Vault returned no token"))
+			return wrap("log in with Kubernetes auth", path, errors.New("no token in Vault's answer"))
 		}
 		c.api.SetToken(secret.Auth.ClientToken)
 	}

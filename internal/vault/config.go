@@ -16,7 +16,7 @@ const (
 )
 
 // DefaultServiceAccountTokenPath is where the kubelet mounts the pod's token.
-const DefaultServiceAccountTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+const DefaultServiceAccountTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token" //nolint:gosec // a path, not a credential
 
 // Config says how to reach and log in to Vault and where the tenant objects live.
 type Config struct {

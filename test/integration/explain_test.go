@@ -10,6 +10,7 @@ import (
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/binaries"
@@ -68,7 +69,15 @@ func eventuallyKubectl(t *testing.T, timeout time.Duration, args ...string) stri
 }
 
 func runKubectl(args ...string) (string, error) {
-	stdout, stderr, err := testEnv.ControlPlane.KubeCtl().Run(args...)
+	user, err := testEnv.AddUser(envtest.User{Name: "reader", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", err
+	}
+	kubectl, err := user.Kubectl()
+	if err != nil {
+		return "", err
+	}
+	stdout, stderr, err := kubectl.Run(args...)
 	out, _ := io.ReadAll(stdout)
 	if err != nil {
 		errOut, _ := io.ReadAll(stderr)

@@ -183,7 +183,7 @@ func (s *Server) launch(data string, cred *syscall.Credential) error {
 		return fmt.Errorf("starting postgres: %w", err)
 	}
 	s.exited = make(chan struct{})
-	go func() { s.cmd.Wait(); close(s.exited) }()
+	go func() { _ = s.cmd.Wait(); close(s.exited) }()
 	return s.waitReady()
 }
 
@@ -220,11 +220,11 @@ func (s *Server) stop() {
 		if s.cmd == nil || s.cmd.Process == nil {
 			return
 		}
-		s.cmd.Process.Signal(syscall.SIGINT)
+		_ = s.cmd.Process.Signal(syscall.SIGINT)
 		select {
 		case <-s.exited:
 		case <-time.After(stopTimeout):
-			syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 			<-s.exited
 		}
 	})

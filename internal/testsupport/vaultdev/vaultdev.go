@@ -230,7 +230,7 @@ func (s *Server) launch() error {
 		select {
 		case <-p.exited:
 			s.proc = nil
-			return s.failure("starting Vault", fmt.Errorf("process exited: %v", p.err))
+			return s.failure("starting Vault", fmt.Errorf("process exited: %w", p.err))
 		default:
 		}
 		resp, err := httpClient.Get(s.Addr + "/v1/sys/health")
@@ -262,7 +262,7 @@ func (s *Server) unseal() error {
 			return nil
 		}
 		if ctx.Err() != nil {
-			return s.failure("waiting for Vault to become active", fmt.Errorf("%v (last error: %v)", ctx.Err(), err))
+			return s.failure("waiting for Vault to become active", fmt.Errorf("%w (last error: %w)", ctx.Err(), err))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
