@@ -47,7 +47,7 @@ func exists(obj client.Object) func() error { return func() error { return get(o
 func gone(obj client.Object) func() error {
 	return func() error {
 		if err := get(obj); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("%T %s still exists (err %v)", obj, obj.GetName(), err)
+			return fmt.Errorf("%T %s still exists (err %w)", obj, obj.GetName(), err)
 		}
 		return nil
 	}

@@ -57,7 +57,7 @@ const (
 	dbSecretDir            = "/etc/helpdesk/db" //nolint:gosec // a mount path, not a credential
 	s3SecretDir            = "/etc/helpdesk/s3" //nolint:gosec // a mount path, not a credential
 	s3CADir                = "/etc/helpdesk/s3-ca"
-	vaultTokenDir          = "/var/run/secrets/helpdesk/vault"
+	vaultTokenDir          = "/var/run/secrets/helpdesk/vault" //nolint:gosec // a mount path, not a credential
 	backupDestinationMount = "/backup"
 
 	// vaultTokenSeconds is the lifetime of the projected token the pod logs in to
