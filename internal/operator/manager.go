@@ -11,28 +11,15 @@ import (
 	"os"
 	"strings"
 
-	cnpgv1 "github.com/cloudnative-pg/api/pkg/api/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	helpdeskv1alpha1 "github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 	"github.com/privatedesk/helpdesk-operator/controllers"
+	"github.com/privatedesk/helpdesk-operator/internal/scheme"
 )
-
-// Scheme holds every kind the manager reads or writes.
-func Scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(s))
-	utilruntime.Must(helpdeskv1alpha1.AddToScheme(s))
-	utilruntime.Must(cnpgv1.AddToScheme(s))
-	return s
-}
 
 // ManagerFlags are the manager's command-line settings.
 type ManagerFlags struct {
@@ -114,7 +101,7 @@ func (f *ManagerFlags) Run(ctx context.Context) error {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 	opts := ctrl.Options{
-		Scheme:                  Scheme(),
+		Scheme:                  scheme.New(),
 		Metrics:                 metrics,
 		HealthProbeBindAddress:  f.ProbeAddress,
 		LeaderElection:          f.LeaderElection,

@@ -6,24 +6,11 @@ import (
 	"fmt"
 	"path/filepath"
 
-	cnpgv1 "github.com/cloudnative-pg/api/pkg/api/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	helpdeskv1alpha1 "github.com/privatedesk/helpdesk-operator/api/v1alpha1"
+	"github.com/privatedesk/helpdesk-operator/internal/scheme"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/binaries"
 )
-
-// Scheme knows the built-in kinds, ours and CloudNativePG's.
-func Scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(s))
-	utilruntime.Must(helpdeskv1alpha1.AddToScheme(s))
-	utilruntime.Must(cnpgv1.AddToScheme(s))
-	return s
-}
 
 // CRDDirectories are the folders whose CRDs every test API server gets.
 func CRDDirectories() ([]string, error) {
@@ -51,7 +38,7 @@ func Start() (*envtest.Environment, error) {
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     dirs,
 		ErrorIfCRDPathMissing: true,
-		Scheme:                Scheme(),
+		Scheme:                scheme.New(),
 	}
 	if _, err := env.Start(); err != nil {
 		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err)
