@@ -176,7 +176,7 @@ func runTool(cmd *exec.Cmd, what string) error {
 	stderr := &tailBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s failed: %v: %s", what, err, stderr.String())
+		return fmt.Errorf("%s failed: %w: %s", what, err, stderr.String())
 	}
 	return nil
 }

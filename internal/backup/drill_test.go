@@ -20,7 +20,9 @@ func scratchExists(t *testing.T, id string) bool {
 	}
 	defer conn.Close(ctx)
 	var n int
-	conn.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", scratchName(id)).Scan(&n)
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", scratchName(id)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	return n > 0
 }
 

@@ -168,7 +168,9 @@ func TestSwappedObjectIsCaughtByTheManifestHash(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(filepath.Join(d.Root, dataName(first.ID, databaseName)))
-	os.WriteFile(filepath.Join(d.Root, dataName(second.ID, databaseName)), b, 0o644)
+	if err := os.WriteFile(filepath.Join(d.Root, dataName(second.ID, databaseName)), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	r := restoreTarget(t, e)
 	_, err = r.Restore(ctx, second.ID)
 	if !errors.Is(err, ErrIntegrity) || !strings.Contains(err.Error(), "the manifest says") {
@@ -228,8 +230,8 @@ func TestS3OutageMidUpload(t *testing.T) {
 	s3 := s3gw.Start(t)
 	src := seedDatabase(t, pgSrv)
 	addRandomBytea(t, pgSrv, src, 24)
-	real := s3Dest(t, s3, func(c *dest.S3Config) { c.PartSize = 5 << 20; c.MaxRetries = 2 })
-	d := &triggerDest{Destination: real, match: databaseName, after: 8 << 20, fire: s3.Stop}
+	direct := s3Dest(t, s3, func(c *dest.S3Config) { c.PartSize = 5 << 20; c.MaxRetries = 2 })
+	d := &triggerDest{Destination: direct, match: databaseName, after: 8 << 20, fire: s3.Stop}
 	e := newEngine(t, d, src, seedAttachments(t))
 
 	_, err := e.Backup(ctx)
@@ -240,27 +242,27 @@ func TestS3OutageMidUpload(t *testing.T) {
 	if err := s3.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	ids, err := ListIDs(ctx, real)
+	ids, err := ListIDs(ctx, direct)
 	if err != nil || len(ids) != 0 {
 		t.Fatalf("backups after the failed run: %v, %v; want none (no manifest)", ids, err)
 	}
-	orphans, _ := real.List(ctx, dataDir)
+	orphans, _ := direct.List(ctx, dataDir)
 	if len(orphans) == 0 {
 		t.Fatal("expected the attachments object of the failed run as an orphan")
 	}
 	failedID := strings.Split(strings.TrimPrefix(orphans[0].Name, dataDir), "/")[0]
 
-	e.Dest = real
+	e.Dest = direct
 	res, err := e.Backup(ctx)
 	if err != nil {
 		t.Fatalf("the next backup: %v", err)
 	}
 	// Within the grace period the orphan stays (it could be a backup still running).
-	pr, err := Prune(ctx, real, retention.Policy{KeepLast: 5}, time.Hour, time.Now())
+	pr, err := Prune(ctx, direct, retention.Policy{KeepLast: 5}, time.Hour, time.Now())
 	if err != nil || len(pr.OrphansDeleted) != 0 {
 		t.Fatalf("prune within grace: %+v, %v", pr, err)
 	}
-	pr, err = Prune(ctx, real, retention.Policy{KeepLast: 5}, time.Hour, time.Now().Add(2*time.Hour))
+	pr, err = Prune(ctx, direct, retention.Policy{KeepLast: 5}, time.Hour, time.Now().Add(2*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +273,7 @@ func TestS3OutageMidUpload(t *testing.T) {
 	if pr.UploadsAborted < 1 {
 		t.Fatalf("prune aborted %d unfinished uploads, want the one the outage left", pr.UploadsAborted)
 	}
-	left, _ := real.List(ctx, dataDir)
+	left, _ := direct.List(ctx, dataDir)
 	for _, o := range left {
 		if !strings.HasPrefix(o.Name, dataDir+res.ID+"/") {
 			t.Fatalf("object %s left after cleaning orphans", o.Name)
@@ -294,7 +296,9 @@ func TestVaultOutageFailsBeforeReadingData(t *testing.T) {
 	bin := t.TempDir()
 	marker := filepath.Join(t.TempDir(), "pg_dump-ran")
 	script := "#!/bin/sh\ntouch " + marker + "\nexec " + filepath.Join(pgSrv.BinDir(), "pg_dump") + " \"$@\"\n"
-	os.WriteFile(filepath.Join(bin, "pg_dump"), []byte(script), 0o755)
+	if err := os.WriteFile(filepath.Join(bin, "pg_dump"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	e.DB.BinDir = bin
 
 	if _, err := e.Backup(ctx); err != nil {

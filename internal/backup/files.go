@@ -25,8 +25,13 @@ func writeTar(ctx context.Context, dir string, w io.Writer) (AttachmentStats, er
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if p == dir || !(e.IsDir() || e.Type().IsRegular()) {
+		if p == dir || (!e.IsDir() && !e.Type().IsRegular()) {
 			return nil
+		}
+		// A fresh ext4 volume's lost+found belongs to the filesystem (and to root), not
+		// to the helpdesk.
+		if e.IsDir() && filepath.Dir(p) == dir && e.Name() == lostAndFound {
+			return fs.SkipDir
 		}
 		info, err := e.Info()
 		if err != nil {
@@ -74,9 +79,13 @@ func writeTar(ctx context.Context, dir string, w io.Writer) (AttachmentStats, er
 	return st, nil
 }
 
-// checkEmptyDir accepts a missing folder (it is created) or an empty one.
+// lostAndFound is the folder mkfs.ext4 puts at the root of every new volume.
+const lostAndFound = "lost+found"
+
+// checkEmptyDir accepts a missing folder (it is created) or an empty one; a new volume's
+// lost+found does not count.
 func checkEmptyDir(dir string) error {
-	entries, err := os.ReadDir(dir)
+	entries, err := contentEntries(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -122,7 +131,7 @@ func extractTar(ctx context.Context, r io.Reader, dir string) (AttachmentStats, 
 		case tar.TypeReg:
 			st.Files++
 			if dir == "" {
-				n, err := io.Copy(io.Discard, tr)
+				n, err := io.CopyN(io.Discard, tr, hdr.Size)
 				st.Bytes += n
 				if err != nil {
 					return st, err
@@ -136,7 +145,9 @@ func extractTar(ctx context.Context, r io.Reader, dir string) (AttachmentStats, 
 			if err != nil {
 				return st, err
 			}
-			n, err := io.Copy(f, tr)
+			// The archive passed its hash and authentication before extraction; the
+			// entry size bounds the copy all the same.
+			n, err := io.CopyN(f, tr, hdr.Size)
 			st.Bytes += n
 			if cerr := f.Close(); err == nil {
 				err = cerr
@@ -144,7 +155,8 @@ func extractTar(ctx context.Context, r io.Reader, dir string) (AttachmentStats, 
 			if err != nil {
 				return st, fmt.Errorf("writing %s: %w", target, err)
 			}
-			os.Chtimes(target, hdr.ModTime, hdr.ModTime)
+			// Times are cosmetic: a filesystem that refuses them must not fail a restore.
+			_ = os.Chtimes(target, hdr.ModTime, hdr.ModTime)
 		default:
 			return st, fmt.Errorf("attachments archive entry %q has unsupported type %q", hdr.Name, hdr.Typeflag)
 		}
@@ -154,8 +166,20 @@ func extractTar(ctx context.Context, r io.Reader, dir string) (AttachmentStats, 
 // emptyDir removes everything inside dir, undoing a failed extraction into a folder that
 // was empty before.
 func emptyDir(dir string) {
-	entries, _ := os.ReadDir(dir)
+	entries, _ := contentEntries(dir)
 	for _, e := range entries {
-		os.RemoveAll(filepath.Join(dir, e.Name()))
+		_ = os.RemoveAll(filepath.Join(dir, e.Name()))
 	}
+}
+
+// contentEntries lists dir without a volume's lost+found.
+func contentEntries(dir string) ([]fs.DirEntry, error) {
+	entries, err := os.ReadDir(dir)
+	out := entries[:0]
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() != lostAndFound {
+			out = append(out, e)
+		}
+	}
+	return out, err
 }

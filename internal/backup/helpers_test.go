@@ -188,7 +188,9 @@ func dbDigest(t testing.TB, srv *postgres.Server, db string) map[string]string {
 	var tables [][2]string
 	for rows.Next() {
 		var s, n string
-		rows.Scan(&s, &n)
+		if err := rows.Scan(&s, &n); err != nil {
+			t.Fatal(err)
+		}
 		tables = append(tables, [2]string{s, n})
 	}
 	rows.Close()

@@ -84,7 +84,7 @@ func (e *Engine) load(ctx context.Context, id string) (*Manifest, error) {
 	}
 	if err := e.Transit.Verify(ctx, signed, m.Signature); err != nil {
 		if errors.Is(err, vaultage.ErrBadSignature) {
-			return nil, fmt.Errorf("%w: the manifest of backup %s was edited after the backup (its Vault transit signature does not match): %v", ErrIntegrity, m.ID, err)
+			return nil, fmt.Errorf("%w: the manifest of backup %s was edited after the backup (its Vault transit signature does not match): %w", ErrIntegrity, m.ID, err)
 		}
 		return nil, fmt.Errorf("checking the manifest signature of backup %s: %w", m.ID, err)
 	}

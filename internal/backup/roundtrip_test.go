@@ -81,8 +81,12 @@ func TestRestoreRefusesNonEmptyFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := restoreTarget(t, e)
-	os.MkdirAll(r.AttachmentsDir, 0o755)
-	os.WriteFile(filepath.Join(r.AttachmentsDir, "keep.txt"), []byte("mine"), 0o644)
+	if err := os.MkdirAll(r.AttachmentsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(r.AttachmentsDir, "keep.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	_, err := r.Restore(ctx, "latest")
 	if !errors.Is(err, ErrTargetNotEmpty) || !strings.Contains(err.Error(), "empty folder") {
 		t.Fatalf("restore into a non-empty folder: %v", err)

@@ -154,7 +154,7 @@ func (e *Engine) open(ctx context.Context, obj ObjectEntry, raw bool, consume fu
 		if errors.Is(err, vaultage.ErrWrongKey) || errors.Is(err, vaultage.ErrVault) || errors.Is(err, context.Canceled) {
 			return err
 		}
-		return fmt.Errorf("%w: %s failed authentication (tampered, truncated or reordered): %v", ErrIntegrity, obj.Name, err)
+		return fmt.Errorf("%w: %s failed authentication (tampered, truncated or reordered): %w", ErrIntegrity, obj.Name, err)
 	}
 	ar, err := age.Decrypt(hr, e.Transit.Identity(ctx))
 	if err != nil {

@@ -77,7 +77,10 @@ func (e *Engine) drill(ctx context.Context, m *Manifest, scratch string) ([]stri
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+quoted+" TEMPLATE template0"); err != nil {
 		return nil, fmt.Errorf("creating scratch database %s (the database user needs CREATEDB): %w", scratch, err)
 	}
-	defer admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+quoted+" WITH (FORCE)")
+	defer func() {
+		// Best effort: a scratch database left behind is dropped by the next drill.
+		_, _ = admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+quoted+" WITH (FORCE)")
+	}()
 
 	if err := e.checkObjects(ctx, m); err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"time"
+
 	// The Job image may have no zoneinfo; retention's time zone must load anyway.
 	_ "time/tzdata"
 
@@ -49,7 +50,8 @@ func Main(ctx context.Context, subcommand string, args []string, stdout io.Write
 		return printed.err
 	}
 	if err != nil {
-		printJSON(stdout, map[string]any{"subcommand": subcommand, "error": clip(err.Error())})
+		// Nothing is left to tell if stdout itself fails; the error is returned anyway.
+		_ = printJSON(stdout, map[string]any{"subcommand": subcommand, "error": clip(err.Error())})
 	}
 	return err
 }

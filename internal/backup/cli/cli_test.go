@@ -58,15 +58,21 @@ func TestBackupListVerifyRestoreThroughEnvAndFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn.Exec(ctx, `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 500) g`)
+	if _, err := conn.Exec(ctx, `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 500) g`); err != nil {
+		t.Fatal(err)
+	}
 	conn.Close(ctx)
 	files := t.TempDir()
-	os.WriteFile(filepath.Join(files, "a.bin"), []byte{0, 1, 2, 3}, 0o644)
+	if err := os.WriteFile(filepath.Join(files, "a.bin"), []byte{0, 1, 2, 3}, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	secrets := t.TempDir()
 	write := func(name, value string) string {
 		p := filepath.Join(secrets, name)
-		os.WriteFile(p, []byte(value+"\n"), 0o600)
+		if err := os.WriteFile(p, []byte(value+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		return p
 	}
 	// Everything a Job would set through its environment.

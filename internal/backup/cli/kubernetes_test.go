@@ -35,7 +35,7 @@ func TestKubernetesAuthWithTheTenantPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("starting the API server: %v", err)
 	}
-	t.Cleanup(func() { env.Stop() })
+	t.Cleanup(func() { _ = env.Stop() })
 	kube := kubernetes.NewForConfigOrDie(restCfg)
 
 	const ns, name, sa = "tenant-a", "desk", "desk-backup"
@@ -60,7 +60,9 @@ func TestKubernetesAuthWithTheTenantPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	tokenFile := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(tokenFile, []byte(tr.Status.Token), 0o600)
+	if err := os.WriteFile(tokenFile, []byte(tr.Status.Token), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	v := vaultdev.Start(t)
 	admin := v.Client(t)

@@ -164,7 +164,7 @@ func (t Transit) unwrap(ctx context.Context, ciphertext string) ([]byte, error) 
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	defer clear(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading Vault transit decrypt response for key %q: %v", ErrVault, t.Key, err)
+		return nil, fmt.Errorf("%w: reading Vault transit decrypt response for key %q: %w", ErrVault, t.Key, err)
 	}
 	var out struct {
 		Data struct {
@@ -172,7 +172,7 @@ func (t Transit) unwrap(ctx context.Context, ciphertext string) ([]byte, error) 
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("%w: Vault transit decrypt response for key %q is not JSON: %v", ErrVault, t.Key, err)
+		return nil, fmt.Errorf("%w: Vault transit decrypt response for key %q is not JSON: %w", ErrVault, t.Key, err)
 	}
 	if len(out.Data.Plaintext) == 0 {
 		return nil, fmt.Errorf("%w: Vault transit decrypt with key %q returned no plaintext", ErrVault, t.Key)
@@ -226,7 +226,7 @@ func (t Transit) explain(op string, err error) error {
 		}
 		return fmt.Errorf("vault transit %s with key %q on mount %q failed (HTTP %d: %s)", op, t.Key, t.Mount, re.StatusCode, firstError(re))
 	}
-	return fmt.Errorf("vault transit %s with key %q on mount %q failed: %v: check that Vault at %s is reachable and unsealed", op, t.Key, t.Mount, err, t.Client.Address())
+	return fmt.Errorf("vault transit %s with key %q on mount %q failed: %w: check that Vault at %s is reachable and unsealed", op, t.Key, t.Mount, err, t.Client.Address())
 }
 
 func firstError(re *vaultapi.ResponseError) string {

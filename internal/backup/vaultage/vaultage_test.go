@@ -41,7 +41,9 @@ func encrypt(t *testing.T, tr Transit, plain []byte) ([]byte, *Recipient) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Write(plain)
+	if _, err := w.Write(plain); err != nil {
+		t.Fatal(err)
+	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -148,7 +148,7 @@ func (s *Server) start(cred *syscall.Credential) error {
 	out, err := initdb.CombinedOutput()
 	os.Remove(pwfile)
 	if err != nil {
-		return fmt.Errorf("initdb failed: %v\n%s", err, out)
+		return fmt.Errorf("initdb failed: %w\n%s", err, out)
 	}
 	// Another process can take the free port between our probe and the server's bind:
 	// then try another port, a bounded number of times.
@@ -211,7 +211,7 @@ func (s *Server) waitReady() error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("postgres did not accept connections within %s (last error: %v); see %s", startTimeout, lastErr, s.LogPath())
+	return fmt.Errorf("postgres did not accept connections within %s (last error: %w); see %s", startTimeout, lastErr, s.LogPath())
 }
 
 // stop asks for a fast shutdown and kills the server if it does not finish in time.
@@ -275,7 +275,7 @@ func serverCredential() (*syscall.Credential, error) {
 			return nil, err
 		}
 		if out, err := exec.Command("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "postgres").CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("creating the postgres system user to run the server as (initdb refuses root): %v: %s", err, out)
+			return nil, fmt.Errorf("creating the postgres system user to run the server as (initdb refuses root): %w: %s", err, out)
 		}
 		if u, err = user.Lookup("postgres"); err != nil {
 			return nil, err

@@ -231,7 +231,7 @@ func (s *Server) waitReady(exited chan struct{}) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("versitygw did not answer within %s (last error: %v); see %s", startTimeout, lastErr, s.LogPath())
+	return fmt.Errorf("versitygw did not answer within %s (last error: %w); see %s", startTimeout, lastErr, s.LogPath())
 }
 
 func (s *Server) client() (*minio.Client, error) {
