@@ -8,8 +8,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -26,6 +24,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/privatedesk/helpdesk-operator/internal/testsupport/proc"
 )
 
 const (
@@ -60,7 +60,7 @@ func Start(tb testing.TB) *Server {
 	}
 	tb.Cleanup(func() {
 		if tb.Failed() {
-			tb.Logf("postgres harness: last lines of %s:\n%s", srv.LogPath(), srv.logTail())
+			tb.Logf("postgres harness: last lines of %s:\n%s", srv.LogPath(), proc.LogTail(srv.LogPath(), 30))
 		}
 		stop()
 	})
@@ -86,7 +86,7 @@ func StartMain() (*Server, func(), error) {
 		os.RemoveAll(dir)
 		return nil, nil, err
 	}
-	srv := &Server{Host: "127.0.0.1", User: "postgres", Password: randomHex(16), Dir: dir, binDir: binDir}
+	srv := &Server{Host: "127.0.0.1", User: "postgres", Password: proc.RandomHex(16), Dir: dir, binDir: binDir}
 	if err := srv.start(cred); err != nil {
 		srv.stop()
 		os.RemoveAll(dir)
@@ -154,14 +154,14 @@ func (s *Server) start(cred *syscall.Credential) error {
 	// then try another port, a bounded number of times.
 	for attempt := 1; ; attempt++ {
 		err := s.launch(data, cred)
-		if err == nil || attempt == 3 || !strings.Contains(s.logTail(), "could not bind") {
+		if err == nil || attempt == 3 || !strings.Contains(proc.LogTail(s.LogPath(), 30), "could not bind") {
 			return err
 		}
 	}
 }
 
 func (s *Server) launch(data string, cred *syscall.Credential) error {
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return err
 	}
@@ -194,7 +194,7 @@ func (s *Server) waitReady() error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.exited:
-			return fmt.Errorf("postgres exited while starting; see %s:\n%s", s.LogPath(), s.logTail())
+			return fmt.Errorf("postgres exited while starting; see %s:\n%s", s.LogPath(), proc.LogTail(s.LogPath(), 30))
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -228,18 +228,6 @@ func (s *Server) stop() {
 			<-s.exited
 		}
 	})
-}
-
-func (s *Server) logTail() string {
-	b, err := os.ReadFile(s.LogPath())
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > 30 {
-		lines = lines[len(lines)-30:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // findBinDir finds Debian's server binaries, else follows /usr/local/bin/initdb.
@@ -290,19 +278,4 @@ func serverCredential() (*syscall.Credential, error) {
 		return nil, err
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }

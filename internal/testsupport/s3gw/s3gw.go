@@ -5,10 +5,8 @@ package s3gw
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
@@ -26,6 +24,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/binaries"
+	"github.com/privatedesk/helpdesk-operator/internal/testsupport/proc"
 )
 
 const (
@@ -60,7 +59,7 @@ func Start(tb testing.TB) *Server {
 	}
 	tb.Cleanup(func() {
 		if tb.Failed() {
-			tb.Logf("s3gw: last lines of %s:\n%s", srv.LogPath(), srv.logTail())
+			tb.Logf("s3gw: last lines of %s:\n%s", srv.LogPath(), proc.LogTail(srv.LogPath(), 30))
 		}
 		stop()
 	})
@@ -95,15 +94,15 @@ func startMain(withTLS bool) (*Server, func(), error) {
 		os.RemoveAll(dir)
 		return nil, nil, err
 	}
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, nil, err
 	}
 	srv := &Server{
 		Endpoint:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		AccessKey: "test" + randomHex(6),
-		SecretKey: randomHex(20),
+		AccessKey: "test" + proc.RandomHex(6),
+		SecretKey: proc.RandomHex(20),
 		Dir:       dir,
 		binary:    binary,
 	}
@@ -122,11 +121,11 @@ func startMain(withTLS bool) (*Server, func(), error) {
 			break
 		}
 		srv.Stop()
-		if attempt == 3 || !strings.Contains(srv.logTail(), "address already in use") {
+		if attempt == 3 || !strings.Contains(proc.LogTail(srv.LogPath(), 30), "address already in use") {
 			os.RemoveAll(dir)
 			return nil, nil, err
 		}
-		port, perr := freePort()
+		port, perr := proc.FreePort()
 		if perr != nil {
 			os.RemoveAll(dir)
 			return nil, nil, perr
@@ -216,7 +215,7 @@ func (s *Server) waitReady(exited chan struct{}) error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-exited:
-			return fmt.Errorf("versitygw exited while starting; see %s:\n%s", s.LogPath(), s.logTail())
+			return fmt.Errorf("versitygw exited while starting; see %s:\n%s", s.LogPath(), proc.LogTail(s.LogPath(), 30))
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -253,31 +252,4 @@ func (s *Server) client() (*minio.Client, error) {
 		// One try: the readiness probe retries by itself, boundedly.
 		MaxRetries: 1,
 	})
-}
-
-func (s *Server) logTail() string {
-	b, err := os.ReadFile(s.LogPath())
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > 30 {
-		lines = lines[len(lines)-30:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }

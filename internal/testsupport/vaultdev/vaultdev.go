@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +21,7 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/binaries"
+	"github.com/privatedesk/helpdesk-operator/internal/testsupport/proc"
 )
 
 const (
@@ -62,7 +62,7 @@ func Start(tb testing.TB) *Server {
 	}
 	tb.Cleanup(func() {
 		if tb.Failed() {
-			tb.Logf("vaultdev: last lines of %s:\n%s", srv.LogPath(), srv.logTail())
+			tb.Logf("vaultdev: last lines of %s:\n%s", srv.LogPath(), proc.LogTail(srv.LogPath(), 40))
 		}
 		stop()
 	})
@@ -158,7 +158,7 @@ func (s *Server) Restart() error {
 }
 
 func (s *Server) firstStart() error {
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return err
 	}
@@ -269,28 +269,7 @@ func (s *Server) unseal() error {
 }
 
 func (s *Server) failure(what string, err error) error {
-	return fmt.Errorf("%s at %s: %w\nlast lines of %s:\n%s", what, s.Addr, err, s.LogPath(), s.logTail())
-}
-
-func (s *Server) logTail() string {
-	data, err := os.ReadFile(s.LogPath())
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > 40 {
-		lines = lines[len(lines)-40:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return fmt.Errorf("%s at %s: %w\nlast lines of %s:\n%s", what, s.Addr, err, s.LogPath(), proc.LogTail(s.LogPath(), 40))
 }
 
 // cleanEnv drops VAULT_* so a developer's settings cannot change the test server.

@@ -1,0 +1,42 @@
+// Package proc holds what the harnesses that start real servers share: a free loopback
+// port, the tail of a server's log for failure messages, and random test credentials.
+package proc
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"os"
+	"strings"
+)
+
+// FreePort is a TCP port on 127.0.0.1 that was free a moment ago. Another process may take
+// it before the server binds it, so harnesses retry on "address in use".
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// LogTail is the last n lines of the log at path, or why it cannot be read.
+func LogTail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// RandomHex is n random bytes, hex-encoded: throwaway passwords and keys for test servers.
+func RandomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
+	return hex.EncodeToString(b)
+}
