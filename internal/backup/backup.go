@@ -60,14 +60,19 @@ func (e *Engine) Backup(ctx context.Context) (*Result, error) {
 		m.Attachments = &stats
 		m.Encryption.KeyVersion = version
 	}
-	obj, version, err := e.dumpDatabase(ctx, id, &m.Postgres)
-	if err != nil {
-		return nil, fmt.Errorf("backing up database %q: %w", e.DB.Name, err)
+	if !e.SkipDatabase {
+		obj, version, err := e.dumpDatabase(ctx, id, &m.Postgres)
+		if err != nil {
+			return nil, fmt.Errorf("backing up database %q: %w", e.DB.Name, err)
+		}
+		m.Objects = append(m.Objects, obj)
+		// The file keys of one backup are wrapped moments apart; should a rotation fall in
+		// between, the newest version is recorded (transit unwraps each object by its own header).
+		m.Encryption.KeyVersion = max(m.Encryption.KeyVersion, version)
 	}
-	m.Objects = append(m.Objects, obj)
-	// The file keys of one backup are wrapped moments apart; should a rotation fall in
-	// between, the newest version is recorded (transit unwraps each object by its own header).
-	m.Encryption.KeyVersion = max(m.Encryption.KeyVersion, version)
+	if len(m.Objects) == 0 {
+		return nil, errors.New("nothing to back up: the database is left out and no attachments folder is set")
+	}
 	m.FinishedAt = e.now().UTC()
 	signed, err := m.signedBytes()
 	if err != nil {

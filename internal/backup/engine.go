@@ -20,6 +20,10 @@ type Engine struct {
 	AppVersion string
 	// AttachmentsDir is backed up, and restored into; none when empty.
 	AttachmentsDir string
+	// SkipDatabase leaves the database out of backups (BackupPolicy include.database:
+	// false). The signed manifest then names no database, which is how restore tells an
+	// omitted database from a removed one.
+	SkipDatabase bool
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }

@@ -139,6 +139,11 @@ func (e *Engine) restoreObjects(ctx context.Context, m *Manifest, db Database, d
 		}
 	}
 	if database == nil {
+		// The signed manifest names the database it dumped; a backup that left the
+		// database out names none.
+		if m.Postgres.Database == "" {
+			return stats, nil
+		}
 		undo()
 		return nil, fmt.Errorf("%w: backup %s has no database object", ErrIntegrity, m.ID)
 	}

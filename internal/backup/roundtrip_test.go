@@ -122,3 +122,36 @@ func TestKeyRotationKeepsOldBackupsRestorable(t *testing.T) {
 		t.Fatal("restored tables differ")
 	}
 }
+
+// TestAttachmentsOnlyBackup: a policy that leaves the database out backs up and restores the
+// files alone, and the database target stays empty.
+func TestAttachmentsOnlyBackup(t *testing.T) {
+	ctx := testCtx(t)
+	src := seedDatabase(t, pgSrv)
+	files := seedAttachments(t)
+	e := newEngine(t, fsDest(t), src, files)
+	e.SkipDatabase = true
+	res, err := e.Backup(ctx)
+	if err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	if len(res.Objects) != 1 || res.Objects[0].Kind != "attachments" {
+		t.Fatalf("objects %+v, want the attachments only", res.Objects)
+	}
+	r := restoreTarget(t, e)
+	if _, err := r.Restore(ctx, res.ID); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if got, want := dirDigest(t, r.AttachmentsDir), dirDigest(t, files); !maps.Equal(got, want) {
+		t.Fatalf("restored files differ:\n got %v\nwant %v", got, want)
+	}
+	if got := dbDigest(t, pgSrv, r.DB.Name); len(got) != 0 {
+		t.Fatalf("the database target got tables %v from an attachments-only backup", got)
+	}
+
+	nothing := newEngine(t, fsDest(t), src, "")
+	nothing.SkipDatabase = true
+	if _, err := nothing.Backup(ctx); err == nil || !strings.Contains(err.Error(), "nothing to back up") {
+		t.Fatalf("a backup of nothing: %v", err)
+	}
+}

@@ -416,6 +416,9 @@ func backupArgs(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts O
 			"--keep-weekly="+strconv.Itoa(int(r.KeepWeekly)),
 			"--keep-monthly="+strconv.Itoa(int(r.KeepMonthly)),
 		)
+		if !ptr.Deref(spec.Include.Database, true) {
+			args = append(args, "--no-database")
+		}
 		if r.MaxAge != nil {
 			args = append(args, "--max-age="+r.MaxAge.Duration.String())
 		}

@@ -332,3 +332,18 @@ func TestBackupEgress(t *testing.T) {
 		t.Errorf("the restore egress %s selects %v; want its own policy for the restore pod only", restore.Name, restore.Spec.PodSelector.MatchLabels)
 	}
 }
+
+func TestBackupLeavesTheDatabaseOutOnlyWhenAsked(t *testing.T) {
+	prof, opts := helpyProfile(t), backupOptions()
+	args := func(policy *v1alpha1.BackupPolicy) []string {
+		return BackupCronJob(minimalInstance(), prof, opts, policy).Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args
+	}
+	if slices.Contains(args(s3Policy()), "--no-database") {
+		t.Error("a default policy leaves the database out")
+	}
+	attachmentsOnly := s3Policy()
+	attachmentsOnly.Spec.Include.Database = ptr.To(false)
+	if got := args(attachmentsOnly); !slices.Contains(got, "--no-database") || !slices.Contains(got, "--attachments-dir=/helpy/public/uploads") {
+		t.Errorf("include.database false: args %q, want --no-database and the attachments", got)
+	}
+}

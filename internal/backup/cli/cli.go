@@ -36,6 +36,7 @@ type config struct {
 	policy     retention.Policy
 	grace      time.Duration
 	noPrune    bool
+	noDatabase bool
 	timeZone   string
 }
 
@@ -77,6 +78,7 @@ func run(ctx context.Context, subcommand string, args []string, stdout io.Writer
 		o.duration(&c.policy.MaxAge, "max-age", 0, "retention: delete backups older than this (e.g. 2160h); 0 disables")
 		o.duration(&c.grace, "orphan-grace", 24*time.Hour, "retention: delete data of unfinished backups older than this")
 		o.bool(&c.noPrune, "no-prune", false, "skip retention after the backup")
+		o.bool(&c.noDatabase, "no-database", false, "leave the database out: back up the attachments only")
 		o.str(&c.timeZone, "time-zone", "UTC", "retention: IANA time zone whose days, weeks and months count, e.g. Europe/Berlin")
 	case "restore", "verify":
 		o.str(&c.id, "id", "latest", "backup ID, or latest")
@@ -130,6 +132,7 @@ func run(ctx context.Context, subcommand string, args []string, stdout io.Writer
 		Instance:       backup.Instance{Namespace: c.namespace, Name: c.name},
 		AppVersion:     c.appVersion,
 		AttachmentsDir: c.files,
+		SkipDatabase:   c.noDatabase,
 	}
 	switch subcommand {
 	case "backup":
