@@ -20,6 +20,7 @@ import (
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 	"github.com/privatedesk/helpdesk-operator/internal/resources"
+	"github.com/privatedesk/helpdesk-operator/internal/vault"
 )
 
 func s3BackupPolicy(ns, name string) *v1alpha1.BackupPolicy {
@@ -362,6 +363,13 @@ func TestRestoreFromRunsBeforeTheMigration(t *testing.T) {
 	if len(migrations.Items) != 0 {
 		t.Fatal("the migration Job started before the restore finished")
 	}
+	// While it restores, the instance may decrypt (only) with the old instance's key.
+	oldKeyDecrypt := "transit/decrypt/" + vault.TenantName("helpdesk", ns, "old")
+	policyName := vault.TenantName("helpdesk", ns, "restored")
+	policy, err := vaultSrv.Client(t).Sys().GetPolicy(policyName)
+	if err != nil || !strings.Contains(policy, oldKeyDecrypt) || strings.Contains(policy, "transit/encrypt/"+vault.TenantName("helpdesk", ns, "old")) {
+		t.Errorf("while restoring, policy %s = %q (err %v); want decrypt only on the old instance's key", policyName, policy, err)
+	}
 
 	// The restore succeeds: the migration runs, then the app serves the restored data.
 	playRestore(t, restore, true, `{"id":"20261120T020000Z-cc33","size":42,"durationSeconds":12,"attachments":3}`)
@@ -371,6 +379,13 @@ func TestRestoreFromRunsBeforeTheMigration(t *testing.T) {
 	if inst.Status.Restore.Phase != v1alpha1.RestorePhaseSucceeded || inst.Status.Restore.BackupID != "20261120T020000Z-cc33" {
 		t.Errorf("status.restore = %+v, want Succeeded with the resolved ID", inst.Status.Restore)
 	}
+	eventually(t, wait, func() error {
+		policy, err := vaultSrv.Client(t).Sys().GetPolicy(policyName)
+		if err != nil || strings.Contains(policy, oldKeyDecrypt) {
+			return fmt.Errorf("after the restore, policy %s still grants %s (err %v)", policyName, oldKeyDecrypt, err)
+		}
+		return nil
+	})
 
 	// A failed restore stops the instance with the engine's message; nothing migrates.
 	broken := newInstance(ns, "broken", func(i *v1alpha1.HelpdeskInstance) {

@@ -140,6 +140,10 @@ func (s *instanceScope) tenant() vault.Tenant {
 	if rotation != nil {
 		t.RotationPeriod = rotation.Duration
 	}
+	// Decrypting another instance's backups is granted only until the restore is done.
+	if restore := s.inst.Spec.RestoreFrom; restore != nil && !restoreSucceeded(s.inst) {
+		t.RestoreFrom = restore.InstanceName
+	}
 	return t
 }
 

@@ -130,3 +130,8 @@ func (r *HelpdeskInstanceReconciler) startRestore(ctx context.Context, scope *in
 	restoring(v1alpha1.RestorePhaseRunning, fmt.Sprintf("Restore Job %s is restoring backup %s", job.Name, scope.inst.Status.Restore.BackupID))
 	return nil
 }
+
+// restoreSucceeded reports whether spec.restoreFrom's backup is in place.
+func restoreSucceeded(inst *v1alpha1.HelpdeskInstance) bool {
+	return inst.Status.Restore != nil && inst.Status.Restore.Phase == v1alpha1.RestorePhaseSucceeded
+}

@@ -352,9 +352,9 @@ func backupArgs(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts O
 	spec := policy.Spec
 	instanceName := inst.Name
 	if src != nil && src.InstanceName != "" {
-		// The backup was taken of another instance: read its folder and decrypt with its
-		// key. The instance's Vault role may only use its own key, so restoring another
-		// instance's backup needs that key shared by an administrator.
+		// The backup was taken of another instance of the namespace: read its folder and
+		// decrypt with its key, which the instance's Vault policy allows for decryption
+		// only (vault.Tenant.RestoreFrom).
 		instanceName = src.InstanceName
 	}
 	args := []string{

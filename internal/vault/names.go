@@ -48,8 +48,9 @@ func policyOwner(policy string) string {
 }
 
 // TenantPolicy is the tenant's policy text: only the transit operations on its own key that
-// an app needs (never export, backup, config or rotation) and read on its own KV data.
-func TenantPolicy(transitMount, kvMount, namespace, name string, names Names) string {
+// an app needs (never export, backup, config or rotation) and read on its own KV data, plus
+// decrypt alone with restoreKey (another instance's key, for restoring its backups) when set.
+func TenantPolicy(transitMount, kvMount, namespace, name string, names Names, restoreKey string) string {
 	var b strings.Builder
 	b.WriteString(ownerComment(namespace, name) + "\n")
 	rule := func(path, capability string) {
@@ -62,5 +63,8 @@ func TenantPolicy(transitMount, kvMount, namespace, name string, names Names) st
 	rule(transitMount+"/rewrap/"+names.Key, "update")
 	rule(kvMount+"/data/"+names.KVPath, "read")
 	rule(kvMount+"/data/"+names.KVPath+"/*", "read")
+	if restoreKey != "" {
+		rule(transitMount+"/decrypt/"+restoreKey, "update")
+	}
 	return b.String()
 }

@@ -28,7 +28,7 @@ func TestNamesFor(t *testing.T) {
 }
 
 func TestTenantPolicy(t *testing.T) {
-	got := TenantPolicy("transit", "secret", "team-a", "desk", NamesFor("helpdesk", "team-a", "desk"))
+	got := TenantPolicy("transit", "secret", "team-a", "desk", NamesFor("helpdesk", "team-a", "desk"), "")
 	want := `# helpdesk-operator tenant team-a/desk
 path "transit/encrypt/helpdesk-team-a-desk" {
   capabilities = ["update"]

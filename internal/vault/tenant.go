@@ -15,6 +15,10 @@ type Tenant struct {
 	ServiceAccount string
 	// RotationPeriod is the transit key's auto_rotate_period; 0 disables automatic rotation.
 	RotationPeriod time.Duration
+	// RestoreFrom names another instance of the same namespace whose backups the tenant
+	// restores (spec.restoreFrom.instanceName): the tenant may decrypt, never encrypt,
+	// with that instance's key. Tenants of other namespaces can never be named.
+	RestoreFrom string
 }
 
 // TenantStatus is what a HelpdeskInstance reports about its key.
@@ -94,7 +98,7 @@ func (c *Client) readOwnPolicy(ctx context.Context, t Tenant, names Names) (stri
 }
 
 func (c *Client) ensurePolicy(ctx context.Context, t Tenant, names Names, current string) error {
-	want := TenantPolicy(c.cfg.TransitMount, c.cfg.KVMount, t.Namespace, t.Name, names)
+	want := TenantPolicy(c.cfg.TransitMount, c.cfg.KVMount, t.Namespace, t.Name, names, c.restoreKey(t))
 	if current == want {
 		return nil
 	}
@@ -140,4 +144,12 @@ func roleMatches(data map[string]any, t Tenant, names Names, cfg Config) bool {
 		sameStrings(toStrings(data["bound_service_account_namespaces"]), []string{t.Namespace}) &&
 		sameStrings(toStrings(data["token_policies"]), []string{names.Policy}) &&
 		ttl == cfg.TenantTokenTTL && maxTTL == cfg.TenantTokenMaxTTL
+}
+
+// restoreKey is the key of the instance t restores from, or "".
+func (c *Client) restoreKey(t Tenant) string {
+	if t.RestoreFrom == "" || t.RestoreFrom == t.Name {
+		return ""
+	}
+	return TenantName(c.cfg.Prefix, t.Namespace, t.RestoreFrom)
 }

@@ -45,7 +45,7 @@ func TestEnsureTenant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := TenantPolicy("transit", "secret", "team-a", "desk", NamesFor("helpdesk", "team-a", "desk")); policy != want {
+	if want := TenantPolicy("transit", "secret", "team-a", "desk", NamesFor("helpdesk", "team-a", "desk"), ""); policy != want {
 		t.Errorf("policy in Vault:\n%s\nwant:\n%s", policy, want)
 	}
 
@@ -252,5 +252,55 @@ func TestTenantIsolation(t *testing.T) {
 	if msg := err.Error(); !strings.Contains(msg, "sys/policies/acl/"+aNames.Policy) || !strings.Contains(msg, "grant") ||
 		strings.Contains(msg, token.Auth.ClientToken) {
 		t.Errorf("permission error message: %s", msg)
+	}
+}
+
+// TestRestoreFromAnotherInstance: an instance created from another instance's backup may
+// decrypt with that instance's key, and nothing more.
+func TestRestoreFromAnotherInstance(t *testing.T) {
+	ctx := context.Background()
+	c, _ := newTestClient(t, shared)
+	root := rootClient(t, shared)
+	old := Tenant{Namespace: "restore", Name: "old", ServiceAccount: "sa"}
+	clone := Tenant{Namespace: "restore", Name: "clone", ServiceAccount: "sa", RestoreFrom: "old"}
+	for _, tenant := range []Tenant{old, clone} {
+		if _, err := c.EnsureTenant(ctx, tenant); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldKey, cloneNames := c.names(old).Key, c.names(clone)
+	token, err := root.Auth().Token().Create(&vaultapi.TokenCreateRequest{Policies: []string{cloneNames.Policy}, NoDefaultPolicy: true, TTL: "10m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := root.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.SetToken(token.Auth.ClientToken)
+
+	plaintext := base64.StdEncoding.EncodeToString([]byte("file key"))
+	enc, err := root.Logical().Write("transit/encrypt/"+oldKey, map[string]any{"plaintext": plaintext})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := tc.Logical().Write("transit/decrypt/"+oldKey, map[string]any{"ciphertext": enc.Data["ciphertext"]})
+	if err != nil || dec.Data["plaintext"] != plaintext {
+		t.Fatalf("the clone decrypting the old instance's backup key: %v, %v", dec, err)
+	}
+	if _, err := tc.Logical().Write("transit/encrypt/"+oldKey, map[string]any{"plaintext": plaintext}); !IsPermissionDenied(err) {
+		t.Errorf("the clone encrypting with the old instance's key: %v, want permission denied", err)
+	}
+	if _, err := tc.Logical().Read("secret/data/" + c.names(old).KVPath); !IsPermissionDenied(err) {
+		t.Errorf("the clone reading the old instance's app secrets: %v, want permission denied", err)
+	}
+
+	// Once the clone no longer restores, the grant goes.
+	clone.RestoreFrom = ""
+	if _, err := c.EnsureTenant(ctx, clone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.Logical().Write("transit/decrypt/"+oldKey, map[string]any{"ciphertext": enc.Data["ciphertext"]}); !IsPermissionDenied(err) {
+		t.Errorf("after the grant was dropped: %v, want permission denied", err)
 	}
 }

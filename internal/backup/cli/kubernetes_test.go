@@ -81,7 +81,7 @@ func TestKubernetesAuthWithTheTenantPolicy(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := admin.Sys().PutPolicyWithContext(ctx, names.Policy, vault.TenantPolicy("transit", "secret", ns, name, names)); err != nil {
+	if err := admin.Sys().PutPolicyWithContext(ctx, names.Policy, vault.TenantPolicy("transit", "secret", ns, name, names, "")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := admin.Logical().WriteWithContext(ctx, "auth/kubernetes/role/"+names.Role, map[string]any{
