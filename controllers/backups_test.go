@@ -382,7 +382,7 @@ func TestRestoreFromRunsBeforeTheMigration(t *testing.T) {
 	eventually(t, wait, func() error {
 		policy, err := vaultSrv.Client(t).Sys().GetPolicy(policyName)
 		if err != nil || strings.Contains(policy, oldKeyDecrypt) {
-			return fmt.Errorf("after the restore, policy %s still grants %s (err %v)", policyName, oldKeyDecrypt, err)
+			return fmt.Errorf("after the restore, policy %s still grants %s (err %w)", policyName, oldKeyDecrypt, err)
 		}
 		return nil
 	})
