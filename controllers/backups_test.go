@@ -111,7 +111,7 @@ func TestBackupCronJobsFollowThePolicyReference(t *testing.T) {
 	for _, v := range pod.Volumes {
 		volumes = append(volumes, v.Name)
 	}
-	if want := []string{"bin", "tmp", "db", "vault-token", "s3", "s3-ca", "attachments"}; !slices.Equal(volumes, want) {
+	if want := []string{"bin", "tmp", "db", "vault-token", "vault-ca", "s3", "s3-ca", "attachments"}; !slices.Equal(volumes, want) {
 		t.Errorf("volumes %v, want %v", volumes, want)
 	}
 	args := pod.Containers[0].Args

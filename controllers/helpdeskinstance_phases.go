@@ -118,8 +118,9 @@ func (r *HelpdeskInstanceReconciler) reconcileDatabase(ctx context.Context, scop
 	return nil
 }
 
-// reconcileStorage applies the attachments volume and the ServiceAccount the pods run as.
-func (r *HelpdeskInstanceReconciler) reconcileStorage(ctx context.Context, scope *instanceScope) error {
+// reconcilePodPrerequisites applies what the pods of the instance need before they start:
+// the attachments volume, the ServiceAccount they run as, and Vault's CA when private.
+func (r *HelpdeskInstanceReconciler) reconcilePodPrerequisites(ctx context.Context, scope *instanceScope) error {
 	for _, obj := range []client.Object{
 		resources.AttachmentsPVC(scope.inst, scope.profile, r.Resources),
 		resources.ServiceAccount(scope.inst, scope.profile, r.Resources),
@@ -128,7 +129,12 @@ func (r *HelpdeskInstanceReconciler) reconcileStorage(ctx context.Context, scope
 			return err
 		}
 	}
-	return nil
+	if ca := resources.VaultCAConfigMap(scope.inst, scope.profile, r.Resources); ca != nil {
+		_, err := r.Applier.Apply(ctx, ca)
+		return err
+	}
+	_, err := r.Applier.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: scope.inst.Namespace, Name: resources.NamesFor(scope.inst).VaultCA}})
+	return err
 }
 
 // reconcileApp delivers the app secrets, migrates the database for the wanted image, and

@@ -149,6 +149,7 @@ func TestInstanceBecomesItsChildrenAndItsVaultState(t *testing.T) {
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.App}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.App}},
 		&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.App}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.VaultCA}},
 	} {
 		eventually(t, wait, exists(obj))
 		if !metav1.IsControlledBy(obj, inst) {

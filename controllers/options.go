@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -91,6 +92,13 @@ func (o *Options) complete(ctx context.Context, reader client.Reader) error {
 		} else {
 			o.Resources.Vault.CIDRs, o.Resources.Vault.Port = []string{cidr}, port
 		}
+	}
+	if o.Vault.CACertFile != "" {
+		ca, err := os.ReadFile(o.Vault.CACertFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--vault-ca-cert: %w", err))
+		}
+		o.Resources.Vault.CABundle = string(ca)
 	}
 	o.Resources.DNS.CIDRs = splitList(o.dnsCIDRs)
 	if o.helpyImage != "" {

@@ -113,6 +113,7 @@ func setupForTest(ctx context.Context, mgr ctrl.Manager, env *envtest.Environmen
 	testResources.ManagedBy = FieldManager
 	testResources.Vault.CIDRs = []string{"127.0.0.1/32"}
 	testResources.APIServer.CIDRs = []string{"127.0.0.1/32"}
+	testResources.Vault.CABundle = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n"
 	testResources.OperatorImage = "registry.example.com/helpdesk-operator:test"
 	testResources.Vault.Address = vaultSrv.Addr
 	instances := &HelpdeskInstanceReconciler{

@@ -58,6 +58,7 @@ const (
 	s3SecretDir            = "/etc/helpdesk/s3" //nolint:gosec // a mount path, not a credential
 	s3CADir                = "/etc/helpdesk/s3-ca"
 	vaultTokenDir          = "/var/run/secrets/helpdesk/vault" //nolint:gosec // a mount path, not a credential
+	vaultCADir             = "/etc/helpdesk/vault-ca"
 	backupDestinationMount = "/backup"
 
 	// vaultTokenSeconds is the lifetime of the projected token the pod logs in to
@@ -183,7 +184,7 @@ func RestoreJob(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts O
 func backupJobSpec(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Options, policy *v1alpha1.BackupPolicy, run string, src *v1alpha1.RestoreSource) batchv1.JobSpec {
 	n := NamesFor(inst)
 	spec := policy.Spec
-	vols, mounts := backupVolumes(inst, prof, policy, run)
+	vols, mounts := backupVolumes(inst, prof, opts, policy, run)
 
 	var deadline *int64
 	if d := spec.Job.ActiveDeadline; d != nil {
@@ -270,7 +271,7 @@ func includesAttachments(policy *v1alpha1.BackupPolicy) bool {
 
 // backupVolumes are the pod's volumes: the binary, /tmp, the database password, the
 // Vault token, the destination's credentials or volume, and the attachments.
-func backupVolumes(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, policy *v1alpha1.BackupPolicy, run string) ([]corev1.Volume, []corev1.VolumeMount) {
+func backupVolumes(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Options, policy *v1alpha1.BackupPolicy, run string) ([]corev1.Volume, []corev1.VolumeMount) {
 	n := NamesFor(inst)
 	vols := []corev1.Volume{
 		{Name: "bin", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
@@ -293,6 +294,13 @@ func backupVolumes(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, pol
 		{Name: "tmp", MountPath: backupTmpDir},
 		{Name: "db", MountPath: dbSecretDir, ReadOnly: true},
 		{Name: "vault-token", MountPath: vaultTokenDir, ReadOnly: true},
+	}
+	if opts.Vault.CABundle != "" {
+		vols = append(vols, corev1.Volume{Name: "vault-ca", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: n.VaultCA},
+			Items:                []corev1.KeyToPath{{Key: VaultCAKey, Path: VaultCAKey}},
+		}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "vault-ca", MountPath: vaultCADir, ReadOnly: true})
 	}
 	dest := policy.Spec.Destination
 	if s3 := dest.S3; s3 != nil {
@@ -373,6 +381,9 @@ func backupArgs(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts O
 		"--transit-key=" + opts.Vault.Prefix + "-" + inst.Namespace + "-" + instanceName,
 		"--instance-namespace=" + inst.Namespace,
 		"--instance-name=" + instanceName,
+	}
+	if opts.Vault.CABundle != "" {
+		args = append(args, "--vault-ca-file="+vaultCADir+"/"+VaultCAKey)
 	}
 	if s3 := spec.Destination.S3; s3 != nil {
 		host, insecure := s3Endpoint(s3.Endpoint)

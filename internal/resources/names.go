@@ -35,6 +35,8 @@ type Names struct {
 	Attachments string
 	// AppSecret holds the app secrets from Vault (Secret delivery only).
 	AppSecret string
+	// VaultCA holds the CA of a Vault with a private certificate authority.
+	VaultCA string
 	// NetworkPolicies, one per concern.
 	PolicyDefaultDeny string
 	PolicyDNS         string
@@ -57,6 +59,7 @@ func NamesFor(inst *v1alpha1.HelpdeskInstance) Names {
 		App:               child("app", maxName),
 		Attachments:       child("attachments", maxName),
 		AppSecret:         child("secrets", maxName),
+		VaultCA:           child("vault-ca", maxName),
 		PolicyDefaultDeny: child("default-deny", maxName),
 		PolicyDNS:         child("dns", maxName),
 		PolicyApp:         child("app", maxName),

@@ -104,6 +104,10 @@ type VaultOptions struct {
 	Address string
 	// TransitMount holds the tenants' transit keys, which encrypt backups.
 	TransitMount string
+	// CABundle is the PEM certificate authority of Vault's TLS certificate when it is
+	// private (the operator's --vault-ca-cert). Backup, drill and restore pods get it
+	// from a ConfigMap in the instance's namespace: a CA certificate is public.
+	CABundle string
 }
 
 // CIDREndpoint is a set of address ranges on one TCP port.

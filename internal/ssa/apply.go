@@ -94,15 +94,15 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 }
 
 // resourceVersion reads the object's current resourceVersion ("" when absent). Secrets
-// are read as metadata only: the operator does not keep every Secret's data in memory.
+// and ConfigMaps are read as metadata only: the operator does not keep the data of every
+// Secret and ConfigMap of the cluster in memory (it watches them with OnlyMetadata).
 func (a *Applier) resourceVersion(ctx context.Context, desired client.Object) (string, error) {
-	var current client.Object
-	if _, isSecret := desired.(*corev1.Secret); isSecret {
-		meta := &metav1.PartialObjectMetadata{}
-		meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-		current = meta
-	} else {
-		current = desired.DeepCopyObject().(client.Object)
+	current := desired.DeepCopyObject().(client.Object)
+	switch desired.(type) {
+	case *corev1.Secret:
+		current = metadataOf("Secret")
+	case *corev1.ConfigMap:
+		current = metadataOf("ConfigMap")
 	}
 	err := a.client.Get(ctx, client.ObjectKeyFromObject(desired), current)
 	switch {
@@ -124,6 +124,12 @@ func (a *Applier) Delete(ctx context.Context, obj client.Object) (bool, error) {
 		return true, fmt.Errorf("deleting %T %s/%s: %w", obj, obj.GetNamespace(), obj.GetName(), err)
 	}
 	return true, nil
+}
+
+func metadataOf(kind string) *metav1.PartialObjectMetadata {
+	meta := &metav1.PartialObjectMetadata{}
+	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind))
+	return meta
 }
 
 func hash(content map[string]any) (string, error) {
