@@ -29,15 +29,7 @@ import (
 // TestManagerServesProbesSecureMetricsAndElectsALeader runs the manager subcommand as a
 // user would, against a real API server.
 func TestManagerServesProbesSecureMetricsAndElectsALeader(t *testing.T) {
-	env, err := kubeenv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	c, err := client.New(env.Config, client.Options{Scheme: env.Scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, c := kubeenv.StartForTest(t)
 	t.Setenv("KUBECONFIG", writeKubeconfig(t, env))
 	vaultSrv := vaultdev.Start(t)
 	t.Setenv("VAULT_ADDR", vaultSrv.Addr)

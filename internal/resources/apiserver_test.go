@@ -20,15 +20,7 @@ import (
 // one field manager. The server must accept each object, and applying the same objects
 // again must change nothing, or the controller would write on every reconcile.
 func TestServerSideApplyIsValidAndIdempotent(t *testing.T) {
-	env, err := kubeenv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	c, err := client.New(env.Config, client.Options{Scheme: env.Scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := kubeenv.StartForTest(t)
 	ctx := context.Background()
 	opts := testOptions()
 

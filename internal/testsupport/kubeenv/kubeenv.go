@@ -5,7 +5,9 @@ package kubeenv
 import (
 	"fmt"
 	"path/filepath"
+	"testing"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/privatedesk/helpdesk-operator/internal/scheme"
@@ -44,4 +46,20 @@ func Start() (*envtest.Environment, error) {
 		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err)
 	}
 	return env, nil
+}
+
+// StartForTest starts an API server for one test, stops it when the test ends, and returns
+// it with a client.
+func StartForTest(t testing.TB) (*envtest.Environment, client.Client) {
+	t.Helper()
+	env, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	c, err := client.New(env.Config, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, c
 }
