@@ -27,13 +27,13 @@ import (
 func (r *HelpdeskInstanceReconciler) reconcilePolicyReferences(ctx context.Context, scope *instanceScope) error {
 	spec := scope.inst.Spec
 	refs := []struct {
-		field string
-		ref   *v1alpha1.LocalObjectReference
-		obj   client.Object
+		field, kind string
+		ref         *v1alpha1.LocalObjectReference
+		obj         client.Object
 	}{
-		{"spec.accessPolicyRef", spec.AccessPolicyRef, &v1alpha1.AccessPolicy{}},
-		{"spec.retentionPolicyRef", spec.RetentionPolicyRef, &v1alpha1.RetentionPolicy{}},
-		{"spec.backupPolicyRef", spec.BackupPolicyRef, &v1alpha1.BackupPolicy{}},
+		{"spec.accessPolicyRef", "AccessPolicy", spec.AccessPolicyRef, &v1alpha1.AccessPolicy{}},
+		{"spec.retentionPolicyRef", "RetentionPolicy", spec.RetentionPolicyRef, &v1alpha1.RetentionPolicy{}},
+		{"spec.backupPolicyRef", "BackupPolicy", spec.BackupPolicyRef, &v1alpha1.BackupPolicy{}},
 	}
 	var missing []string
 	for _, ref := range refs {
@@ -43,8 +43,7 @@ func (r *HelpdeskInstanceReconciler) reconcilePolicyReferences(ctx context.Conte
 		err := r.Get(ctx, client.ObjectKey{Namespace: scope.inst.Namespace, Name: ref.ref.Name}, ref.obj)
 		switch {
 		case apierrors.IsNotFound(err):
-			kind := strings.TrimPrefix(fmt.Sprintf("%T", ref.obj), "*v1alpha1.")
-			missing = append(missing, fmt.Sprintf("%s names %s %q, which does not exist", ref.field, kind, ref.ref.Name))
+			missing = append(missing, fmt.Sprintf("%s names %s %q, which does not exist", ref.field, ref.kind, ref.ref.Name))
 		case err != nil:
 			return fmt.Errorf("reading %s %s: %w", ref.field, ref.ref.Name, err)
 		}

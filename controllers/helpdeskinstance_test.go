@@ -450,3 +450,23 @@ func settle(t *testing.T) {
 	}
 	t.Fatal("the manager kept writing")
 }
+
+// TestMissingPolicyHoldsReadyUntilItExists: a referenced policy that does not exist keeps the
+// instance from Ready with a message naming the field; creating the policy is noticed
+// through the policy watch alone.
+func TestMissingPolicyHoldsReadyUntilItExists(t *testing.T) {
+	ns := newNamespace(t)
+	inst := newInstance(ns, "guarded", func(i *v1alpha1.HelpdeskInstance) {
+		i.Spec.AccessPolicyRef = &v1alpha1.LocalObjectReference{Name: "agents-only"}
+	})
+	mustCreate(t, inst)
+	markDatabaseReady(t, inst)
+	completeMigration(t, inst)
+	markDeploymentAvailable(t, inst, 1)
+	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonPolicyNotFound))
+	if msg := meta.FindStatusCondition(inst.Status.Conditions, v1alpha1.ConditionReady).Message; !strings.Contains(msg, `spec.accessPolicyRef names AccessPolicy "agents-only", which does not exist`) {
+		t.Errorf("Ready message %q does not name the reference", msg)
+	}
+	mustCreate(t, &v1alpha1.AccessPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "agents-only"}})
+	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled))
+}

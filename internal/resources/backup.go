@@ -15,6 +15,7 @@ import (
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 	"github.com/privatedesk/helpdesk-operator/internal/appprofile"
+	"github.com/privatedesk/helpdesk-operator/internal/vault"
 )
 
 // Backup label keys. Jobs and pods of backups, drills and restores carry both, so the
@@ -378,7 +379,7 @@ func backupArgs(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts O
 		"--vault-k8s-mount=" + opts.Vault.KubernetesAuthMount,
 		"--vault-sa-token-file=" + vaultTokenDir + "/token",
 		"--transit-mount=" + opts.Vault.TransitMount,
-		"--transit-key=" + opts.Vault.Prefix + "-" + inst.Namespace + "-" + instanceName,
+		"--transit-key=" + vault.TenantName(opts.Vault.Prefix, inst.Namespace, instanceName),
 		"--instance-namespace=" + inst.Namespace,
 		"--instance-name=" + instanceName,
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 	"github.com/privatedesk/helpdesk-operator/internal/appprofile"
+	"github.com/privatedesk/helpdesk-operator/internal/vault"
 )
 
 // Vault Agent injector settings shared by the app and the migration Job.
@@ -83,15 +84,15 @@ func command(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, argv []st
 	return append([]string{prof.Shell, "-c", `. ` + vaultEnvPath + ` && exec "$@"`, prof.Name}, argv...)
 }
 
-// VaultRole and VaultSecretPath are the tenant's Kubernetes auth role and KV v2 data path;
-// they follow internal/vault's NamesFor.
+// VaultRole is the tenant's Kubernetes auth role (and transit key and policy) name, as
+// internal/vault creates it.
 func VaultRole(inst *v1alpha1.HelpdeskInstance, opts Options) string {
-	return opts.Vault.Prefix + "-" + inst.Namespace + "-" + inst.Name
+	return vault.TenantName(opts.Vault.Prefix, inst.Namespace, inst.Name)
 }
 
 // VaultSecretPath is the API path the Vault Agent reads the app secrets from.
 func VaultSecretPath(inst *v1alpha1.HelpdeskInstance, opts Options) string {
-	return opts.Vault.KVMount + "/data/" + opts.Vault.Prefix + "/" + inst.Namespace + "/" + inst.Name
+	return opts.Vault.KVMount + "/data/" + vault.KVPath(opts.Vault.Prefix, inst.Namespace, inst.Name)
 }
 
 // vaultAgentAnnotations ask the injector to render keys as a shell env file before the
