@@ -19,6 +19,8 @@ func TestEnsureAppSecretsGeneratesOnce(t *testing.T) {
 	c.log = funcr.New(func(prefix, args string) { logMu.Lock(); logs.WriteString(prefix + args + "\n"); logMu.Unlock() }, funcr.Options{Verbosity: 9})
 	tenant := Tenant{Namespace: "secrets", Name: "desk", ServiceAccount: "sa"}
 	specs := []SecretSpec{{Key: "db-password", Length: 40}, {Key: "session-key"}}
+	// The test asserts first-time writes on a server shared by the package: leave nothing.
+	t.Cleanup(func() { _ = c.DeleteTenant(context.Background(), tenant, Shred) })
 
 	first, err := c.EnsureAppSecrets(ctx, tenant, specs)
 	if err != nil {

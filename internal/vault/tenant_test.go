@@ -16,6 +16,8 @@ func TestEnsureTenant(t *testing.T) {
 	c, writes := newTestClient(t, shared)
 	root := rootClient(t, shared)
 	tenant := Tenant{Namespace: "team-a", Name: "desk", ServiceAccount: "helpdesk", RotationPeriod: 24 * time.Hour}
+	// The test asserts first-time writes on a server shared by the package: leave nothing.
+	t.Cleanup(func() { _ = c.DeleteTenant(context.Background(), tenant, Shred) })
 
 	status, err := c.EnsureTenant(ctx, tenant)
 	if err != nil {
