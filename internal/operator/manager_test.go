@@ -37,9 +37,11 @@ func TestManagerServesProbesSecureMetricsAndElectsALeader(t *testing.T) {
 
 	probes, metrics := freeAddress(t), freeAddress(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	exited := make(chan struct{})
+	var runErr error
 	go func() {
-		done <- RunManager(ctx, []string{
+		defer close(exited)
+		runErr = RunManager(ctx, []string{
 			"--health-probe-bind-address=" + probes,
 			"--metrics-bind-address=" + metrics,
 			"--leader-election-namespace=default",
@@ -50,14 +52,28 @@ func TestManagerServesProbesSecureMetricsAndElectsALeader(t *testing.T) {
 	}()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager stopped with %v", err)
+		<-exited
+		if runErr != nil {
+			t.Errorf("manager stopped with %v", runErr)
 		}
 	})
+	// A manager that exits early fails the test at once instead of at every wait's deadline.
+	waitFor := func(t *testing.T, check func() error) {
+		t.Helper()
+		waitUntil(t, func() error {
+			select {
+			case <-exited:
+				t.Fatalf("the manager exited: %v", runErr)
+			default:
+			}
+			return check()
+		})
+	}
+	probeClient := &http.Client{Timeout: 2 * time.Second}
 
 	for _, path := range []string{"/healthz", "/readyz"} {
 		waitFor(t, func() error {
-			resp, err := http.Get("http://" + probes + path)
+			resp, err := probeClient.Get("http://" + probes + path)
 			if err != nil {
 				return err
 			}
@@ -101,7 +117,7 @@ func TestManagerServesProbesSecureMetricsAndElectsALeader(t *testing.T) {
 	})
 
 	// Metrics are HTTPS and only for callers the API server authorizes.
-	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the manager's certificate is self-signed in this test
+	insecure := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the manager's certificate is self-signed in this test
 	get := func(token string) int {
 		req, _ := http.NewRequest(http.MethodGet, "https://"+metrics+"/metrics", nil)
 		if token != "" {
@@ -188,7 +204,7 @@ func freeAddress(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func waitFor(t *testing.T, check func() error) {
+func waitUntil(t *testing.T, check func() error) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
