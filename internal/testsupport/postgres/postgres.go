@@ -54,17 +54,7 @@ type Server struct {
 // Start starts a server and registers tb.Cleanup to stop it and remove its folder.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	srv, stop, err := StartMain()
-	if err != nil {
-		tb.Fatalf("postgres harness: %v", err)
-	}
-	tb.Cleanup(func() {
-		if tb.Failed() {
-			tb.Logf("postgres harness: last lines of %s:\n%s", srv.LogPath(), proc.LogTail(srv.LogPath(), 30))
-		}
-		stop()
-	})
-	return srv
+	return proc.ForTest(tb, "postgres harness", StartMain)
 }
 
 // StartMain is Start for TestMain, which has no testing.TB: call stop when done.

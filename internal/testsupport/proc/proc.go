@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"testing"
 )
 
 // FreePort is a TCP port on 127.0.0.1 that was free a moment ago. Another process may take
@@ -39,4 +40,22 @@ func RandomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
 	return hex.EncodeToString(b)
+}
+
+// ForTest starts a server with start (a harness's StartMain) for one test: a failure to
+// start fails the test, and when the test ends the server stops, after its log's last
+// lines are shown if the test failed.
+func ForTest[S interface{ LogPath() string }](tb testing.TB, name string, start func() (S, func(), error)) S {
+	tb.Helper()
+	srv, stop, err := start()
+	if err != nil {
+		tb.Fatalf("%s: %v", name, err)
+	}
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			tb.Logf("%s: last lines of %s:\n%s", name, srv.LogPath(), LogTail(srv.LogPath(), 40))
+		}
+		stop()
+	})
+	return srv
 }

@@ -53,29 +53,14 @@ type Server struct {
 // Start starts versitygw and registers tb.Cleanup to stop it and remove its folder.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	srv, stop, err := StartMain()
-	if err != nil {
-		tb.Fatalf("s3gw: %v", err)
-	}
-	tb.Cleanup(func() {
-		if tb.Failed() {
-			tb.Logf("s3gw: last lines of %s:\n%s", srv.LogPath(), proc.LogTail(srv.LogPath(), 30))
-		}
-		stop()
-	})
-	return srv
+	return proc.ForTest(tb, "s3gw", StartMain)
 }
 
 // StartTLS is Start with TLS on, behind a fresh self-signed certificate for 127.0.0.1
 // whose PEM is in CAFile.
 func StartTLS(tb testing.TB) *Server {
 	tb.Helper()
-	srv, stop, err := startMain(true)
-	if err != nil {
-		tb.Fatalf("s3gw: %v", err)
-	}
-	tb.Cleanup(stop)
-	return srv
+	return proc.ForTest(tb, "s3gw", func() (*Server, func(), error) { return startMain(true) })
 }
 
 // StartMain is Start for TestMain, which has no testing.TB: call stop when done.

@@ -56,17 +56,7 @@ type process struct {
 // stop it and remove its folder. A missing binary fails the test with the build hint.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	srv, stop, err := StartMain()
-	if err != nil {
-		tb.Fatalf("vaultdev: %v", err)
-	}
-	tb.Cleanup(func() {
-		if tb.Failed() {
-			tb.Logf("vaultdev: last lines of %s:\n%s", srv.LogPath(), proc.LogTail(srv.LogPath(), 40))
-		}
-		stop()
-	})
-	return srv
+	return proc.ForTest(tb, "vaultdev", StartMain)
 }
 
 // StartMain is Start for TestMain, which has no testing.TB: call stop when done.
