@@ -198,24 +198,7 @@ func runBackupJob(t *testing.T, cron *batchv1.CronJob, name string, succeeded bo
 	if err := k8sClient.Status().Update(ctx, pod); err != nil {
 		t.Fatalf("pod status: %v", err)
 	}
-	job.Status.StartTime = &metav1.Time{Time: start}
-	at := metav1.NewTime(end)
-	if succeeded {
-		job.Status.CompletionTime, job.Status.Succeeded = &at, 1
-		job.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: at},
-			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: at},
-		}
-	} else {
-		job.Status.Failed = 1
-		job.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: at},
-			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: at},
-		}
-	}
-	if err := k8sClient.Status().Update(ctx, job); err != nil {
-		t.Fatalf("job status: %v", err)
-	}
+	finishJob(t, job, start, end, succeeded)
 }
 
 func TestBackupPolicyStatusAndMetricsFromFinishedJobs(t *testing.T) {
@@ -430,22 +413,5 @@ func playRestore(t *testing.T, job *batchv1.Job, succeeded bool, message string)
 	if err := get(job); err != nil {
 		t.Fatal(err)
 	}
-	at := metav1.NewTime(now)
-	job.Status.StartTime = &metav1.Time{Time: now.Add(-time.Minute)}
-	if succeeded {
-		job.Status.CompletionTime, job.Status.Succeeded = &at, 1
-		job.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: at},
-			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: at},
-		}
-	} else {
-		job.Status.Failed = 1
-		job.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: at},
-			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: at},
-		}
-	}
-	if err := k8sClient.Status().Update(context.Background(), job); err != nil {
-		t.Fatalf("job status: %v", err)
-	}
+	finishJob(t, job, now.Add(-time.Minute), now, succeeded)
 }

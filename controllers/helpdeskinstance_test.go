@@ -80,15 +80,8 @@ func completeMigration(t *testing.T, inst *v1alpha1.HelpdeskInstance) *batchv1.J
 		return nil
 	})
 	job := &jobs.Items[0]
-	now := metav1.Now()
-	job.Status.StartTime, job.Status.CompletionTime, job.Status.Succeeded = &now, &now, 1
-	job.Status.Conditions = []batchv1.JobCondition{
-		{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
-		{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now},
-	}
-	if err := k8sClient.Status().Update(context.Background(), job); err != nil {
-		t.Fatalf("completing the migration Job: %v", err)
-	}
+	now := time.Now()
+	finishJob(t, job, now, now, true)
 	return job
 }
 

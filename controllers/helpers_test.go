@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -71,4 +72,28 @@ func secret(namespace, name string, data map[string]string) *corev1.Secret {
 		s.Data[k] = []byte(v)
 	}
 	return s
+}
+
+// finishJob plays the Job controller: the Job ran from start to end and succeeded or
+// failed for good.
+func finishJob(t *testing.T, job *batchv1.Job, start, end time.Time, succeeded bool) {
+	t.Helper()
+	at := metav1.NewTime(end)
+	job.Status.StartTime = &metav1.Time{Time: start}
+	if succeeded {
+		job.Status.CompletionTime, job.Status.Succeeded = &at, 1
+		job.Status.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: at},
+			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: at},
+		}
+	} else {
+		job.Status.Failed = 1
+		job.Status.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: at},
+			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: at},
+		}
+	}
+	if err := k8sClient.Status().Update(context.Background(), job); err != nil {
+		t.Fatalf("finishing Job %s: %v", job.Name, err)
+	}
 }
