@@ -1,9 +1,6 @@
 package resources
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -16,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/yaml"
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 )
@@ -85,31 +81,7 @@ func TestBackupGolden(t *testing.T) {
 		BackupCronJob(inst, prof, opts, pvcPolicy()),
 		RestoreJob(restoringInstance(), prof, opts, s3Policy()),
 	}
-	var buf bytes.Buffer
-	for i, obj := range objs {
-		out, err := yaml.Marshal(obj)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i > 0 {
-			buf.WriteString("---\n")
-		}
-		buf.Write(out)
-	}
-	path := filepath.Join("testdata", "backup.yaml")
-	if *update {
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(want, buf.Bytes()) {
-		t.Errorf("%s differs from the builders' output; run with -update and review the diff\n%s", path, lineDiff(string(want), buf.String()))
-	}
+	compareGolden(t, "backup.yaml", objs)
 }
 
 func TestBackupCronJobs(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/runtime"
+
 	"sigs.k8s.io/yaml"
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
@@ -31,32 +33,39 @@ func TestGolden(t *testing.T) {
 	}
 	for name, opts := range cases {
 		t.Run(name, func(t *testing.T) {
-			var buf bytes.Buffer
-			for i, obj := range buildAll(t, instances[name](), opts()) {
-				out, err := yaml.Marshal(obj)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if i > 0 {
-					buf.WriteString("---\n")
-				}
-				buf.Write(out)
-			}
-			path := filepath.Join("testdata", name+".yaml")
-			if *update {
-				if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(want, buf.Bytes()) {
-				t.Errorf("%s differs from the builders' output; run with -update and review the diff\n%s", path, lineDiff(string(want), buf.String()))
-			}
+			compareGolden(t, name+".yaml", buildAll(t, instances[name](), opts()))
 		})
+	}
+}
+
+// compareGolden compares objs, as a YAML stream, with testdata/file, or rewrites the file
+// under -update.
+func compareGolden(t *testing.T, file string, objs []runtime.Object) {
+	t.Helper()
+	var buf bytes.Buffer
+	for i, obj := range objs {
+		out, err := yaml.Marshal(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			buf.WriteString("---\n")
+		}
+		buf.Write(out)
+	}
+	path := filepath.Join("testdata", file)
+	if *update {
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(want, buf.Bytes()) {
+		t.Errorf("%s differs from the builders' output; run with -update and review the diff\n%s", path, lineDiff(string(want), buf.String()))
 	}
 }
 
