@@ -41,7 +41,8 @@ func (r *AccessPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if len(missing) > 0 {
 		setCondition(policy, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonSecretMissing, missingReferencesMessage(policy.Namespace, missing))
 	} else {
-		setCondition(policy, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled, "The policy is valid and every referenced Secret is present")
+		setCondition(policy, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNotEnforced,
+			"The policy is valid and every referenced Secret is present, but this operator version does not enforce access policies yet: instances that reference it are not exposed at all")
 	}
 	return ctrl.Result{}, patchStatus(ctx, r.Client, before, policy)
 }

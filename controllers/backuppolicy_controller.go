@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -32,6 +33,8 @@ type BackupPolicyReconciler struct {
 	Now func() time.Time
 	// Recorder emits an event when a backup or drill fails; nil emits none.
 	Recorder events.EventRecorder
+	// Resources holds the operator's bounds on tenant egress.
+	Resources resources.Options
 }
 
 // +kubebuilder:rbac:groups=helpdesk.privatedesk.io,resources=backuppolicies,verbs=get;list;watch
@@ -81,6 +84,9 @@ func (r *BackupPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	case s3WithoutEgress(policy):
 		setCondition(policy, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNoEgress,
 			"spec.destination.s3.endpoint is a host name and spec.destination.s3.egressCIDRs is empty: NetworkPolicies cannot name hosts, so the backup pods cannot reach the object store; list its addresses in egressCIDRs")
+	case len(resources.BackupEgressProblems(policy, r.Resources)) > 0:
+		setCondition(policy, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonEgressNotAllowed,
+			strings.Join(resources.BackupEgressProblems(policy, r.Resources), "; ")+"; the backup pods get no route there")
 	case policy.Spec.Suspend:
 		policy.Status.NextRun = nil
 		setCondition(policy, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSuspended, "Backups and drills are suspended; existing backups are kept")

@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
+	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -104,19 +106,20 @@ func TestBackupCronJobsFollowThePolicyReference(t *testing.T) {
 			t.Errorf("container %s security context %+v is not restricted", c.Name, c.SecurityContext)
 		}
 	}
-	if pod.ServiceAccountName != resources.NamesFor(inst).App || pod.InitContainers[0].Image != testResources.OperatorImage || pod.Containers[0].Image != resources.PostgresImage(inst, testResources) {
+	if pod.ServiceAccountName != resources.NamesFor(inst).BackupServiceAccount || pod.InitContainers[0].Image != testResources.OperatorImage || pod.Containers[0].Image != resources.PostgresImage(inst, testResources) {
 		t.Errorf("pod runs as %q with images %q and %q", pod.ServiceAccountName, pod.InitContainers[0].Image, pod.Containers[0].Image)
 	}
 	var volumes []string
 	for _, v := range pod.Volumes {
 		volumes = append(volumes, v.Name)
 	}
-	if want := []string{"bin", "tmp", "db", "vault-token", "vault-ca", "s3", "s3-ca", "attachments"}; !slices.Equal(volumes, want) {
+	if want := []string{"bin", "tmp", "vault-token", "db-ca", "db", "vault-ca", "s3", "s3-ca", "attachments"}; !slices.Equal(volumes, want) {
 		t.Errorf("volumes %v, want %v", volumes, want)
 	}
 	args := pod.Containers[0].Args
 	for _, want := range []string{"--s3-endpoint=198.51.100.20:9000", "--s3-bucket=backups", "--s3-prefix=helpdesk/", "--s3-ca-file=/etc/helpdesk/s3-ca/ca.crt",
-		"--vault-addr=" + vaultSrv.Addr, "--vault-k8s-role=helpdesk-" + ns + "-desk", "--transit-key=helpdesk-" + ns + "-desk", "--time-zone=Europe/Berlin", "--keep-last=7"} {
+		"--vault-addr=" + vaultSrv.Addr, "--vault-k8s-role=helpdesk_" + ns + "_desk_backup", "--transit-key=helpdesk_" + ns + "_desk", "--time-zone=Europe/Berlin", "--keep-last=7",
+		"--db-sslmode=verify-full", "--db-sslrootcert=/etc/helpdesk/db-ca/ca.crt"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("args lack %s: %q", want, args)
 		}
@@ -313,6 +316,18 @@ func TestRestoreFromRunsBeforeTheMigration(t *testing.T) {
 	ns := newNamespace(t)
 	mustCreate(t, backupVolumeClaim(ns))
 	mustCreate(t, pvcBackupPolicy(ns, "local"))
+	old := newInstance(ns, "old")
+	mustCreate(t, old)
+	eventually(t, wait, conditionIs(old, v1alpha1.ConditionEncryptionReady, metav1.ConditionTrue, v1alpha1.ReasonKeyReady))
+	oldKey := old.Status.Encryption.KeyName
+	sealed, err := vaultSrv.Client(t).Logical().Write("transit/encrypt/"+oldKey, map[string]any{"plaintext": "ZmlsZSBrZXk="})
+	if err != nil {
+		t.Fatal(err)
+	}
+	decryptOld := func(c *vaultapi.Client) error {
+		_, err := c.Logical().Write("transit/decrypt/"+oldKey, map[string]any{"ciphertext": sealed.Data["ciphertext"]})
+		return err
+	}
 
 	inst := newInstance(ns, "restored", func(i *v1alpha1.HelpdeskInstance) {
 		i.Spec.RestoreFrom = &v1alpha1.RestoreSource{BackupPolicyName: "local", InstanceName: "old", BackupID: "latest"}
@@ -346,12 +361,28 @@ func TestRestoreFromRunsBeforeTheMigration(t *testing.T) {
 	if len(migrations.Items) != 0 {
 		t.Fatal("the migration Job started before the restore finished")
 	}
-	// While it restores, the instance may decrypt (only) with the old instance's key.
-	oldKeyDecrypt := "transit/decrypt/" + vault.TenantName("helpdesk", ns, "old")
-	policyName := vault.TenantName("helpdesk", ns, "restored")
-	policy, err := vaultSrv.Client(t).Sys().GetPolicy(policyName)
-	if err != nil || !strings.Contains(policy, oldKeyDecrypt) || strings.Contains(policy, "transit/encrypt/"+vault.TenantName("helpdesk", ns, "old")) {
-		t.Errorf("while restoring, policy %s = %q (err %v); want decrypt only on the old instance's key", policyName, policy, err)
+	// While it restores, the restore workload (and only it) may decrypt with the old
+	// instance's key, never encrypt; the app's and the backup's roles never may.
+	restoreSA := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.NamesFor(inst).RestoreServiceAccount}}
+	if err := get(restoreSA); err != nil || restoreSA.Annotations[vault.ServiceAccountAnnotation(vault.MetadataRestoreSource)] != "old" {
+		t.Fatalf("while restoring, the restore ServiceAccount names restore source %q (err %v), want old", restoreSA.Annotations[vault.ServiceAccountAnnotation(vault.MetadataRestoreSource)], err)
+	}
+	restoring, err := vaultLogin(t, inst, vault.WorkloadRestore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := decryptOld(restoring); err != nil {
+		t.Errorf("the restore cannot decrypt the old instance's backup: %v", err)
+	}
+	if _, err := restoring.Logical().Write("transit/encrypt/"+oldKey, map[string]any{"plaintext": "eA=="}); !vault.IsPermissionDenied(err) {
+		t.Errorf("the restore encrypting with the old instance's key: %v, want permission denied", err)
+	}
+	backupRole, err := vaultLogin(t, inst, vault.WorkloadBackup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := decryptOld(backupRole); !vault.IsPermissionDenied(err) {
+		t.Errorf("the backup workload decrypting the old instance's backup: %v, want permission denied", err)
 	}
 
 	// The restore succeeds: the migration runs, then the app serves the restored data.
@@ -362,13 +393,23 @@ func TestRestoreFromRunsBeforeTheMigration(t *testing.T) {
 	if inst.Status.Restore.Phase != v1alpha1.RestorePhaseSucceeded || inst.Status.Restore.BackupID != "20261120T020000Z-cc33" {
 		t.Errorf("status.restore = %+v, want Succeeded with the resolved ID", inst.Status.Restore)
 	}
+	// The grant ends with the restore: the annotation goes, and a new login gets nothing.
 	eventually(t, wait, func() error {
-		policy, err := vaultSrv.Client(t).Sys().GetPolicy(policyName)
-		if err != nil || strings.Contains(policy, oldKeyDecrypt) {
-			return fmt.Errorf("after the restore, policy %s still grants %s (err %w)", policyName, oldKeyDecrypt, err)
+		if err := get(restoreSA); err != nil {
+			return err
+		}
+		if v, ok := restoreSA.Annotations[vault.ServiceAccountAnnotation(vault.MetadataRestoreSource)]; ok {
+			return fmt.Errorf("after the restore the ServiceAccount still names restore source %q", v)
 		}
 		return nil
 	})
+	after, err := vaultLogin(t, inst, vault.WorkloadRestore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := decryptOld(after); !vault.IsPermissionDenied(err) {
+		t.Errorf("after the restore, a new restore login decrypting the old instance's backup: %v, want permission denied", err)
+	}
 
 	// A failed restore stops the instance with the engine's message; nothing migrates.
 	broken := newInstance(ns, "broken", func(i *v1alpha1.HelpdeskInstance) {
@@ -414,4 +455,52 @@ func playRestore(t *testing.T, job *batchv1.Job, succeeded bool, message string)
 		t.Fatal(err)
 	}
 	finishJob(t, job, now.Add(-time.Minute), now, succeeded)
+}
+
+// TestRestoreSourceMustResolve: a restore source that is neither an instance of the
+// namespace nor a key the operator retained is not granted anything, and the restore
+// waits saying why; the source appearing later is noticed.
+func TestRestoreSourceMustResolve(t *testing.T) {
+	ns := newNamespace(t)
+	mustCreate(t, backupVolumeClaim(ns))
+	mustCreate(t, pvcBackupPolicy(ns, "local"))
+	inst := newInstance(ns, "orphan", func(i *v1alpha1.HelpdeskInstance) {
+		i.Spec.RestoreFrom = &v1alpha1.RestoreSource{BackupPolicyName: "local", InstanceName: "ghost"}
+	})
+	mustCreate(t, inst)
+	markDatabaseReady(t, inst)
+	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionAppReady, metav1.ConditionFalse, v1alpha1.ReasonRestoreSourceNotFound))
+	restoreSA := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.NamesFor(inst).RestoreServiceAccount}}
+	eventually(t, wait, exists(restoreSA))
+	if v, ok := restoreSA.Annotations[vault.ServiceAccountAnnotation(vault.MetadataRestoreSource)]; ok {
+		t.Errorf("an unresolved restore source was granted: %q", v)
+	}
+	if err := get(&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.BackupNamesFor(inst).RestoreJob}}); !apierrors.IsNotFound(err) {
+		t.Errorf("a restore Job exists for an unresolved source (err %v)", err)
+	}
+	// The source appearing is noticed through the watch alone, and granted.
+	mustCreate(t, newInstance(ns, "ghost"))
+	eventually(t, wait, exists(&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.BackupNamesFor(inst).RestoreJob}}))
+	if err := get(restoreSA); err != nil || restoreSA.Annotations[vault.ServiceAccountAnnotation(vault.MetadataRestoreSource)] != "ghost" {
+		t.Errorf("the live source is not granted: %v %v", restoreSA.Annotations, err)
+	}
+
+	// The key a deleted instance retained is a valid source too.
+	retained := newInstance(ns, "retained")
+	mustCreate(t, retained)
+	eventually(t, wait, conditionIs(retained, v1alpha1.ConditionEncryptionReady, metav1.ConditionTrue, v1alpha1.ReasonKeyReady))
+	if err := k8sClient.Delete(context.Background(), retained); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, wait, gone(retained))
+	heir := newInstance(ns, "heir", func(i *v1alpha1.HelpdeskInstance) {
+		i.Spec.RestoreFrom = &v1alpha1.RestoreSource{BackupPolicyName: "local", InstanceName: "retained"}
+	})
+	mustCreate(t, heir)
+	markDatabaseReady(t, heir)
+	eventually(t, wait, exists(&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.BackupNamesFor(heir).RestoreJob}}))
+	heirSA := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.NamesFor(heir).RestoreServiceAccount}}
+	if err := get(heirSA); err != nil || heirSA.Annotations[vault.ServiceAccountAnnotation(vault.MetadataRestoreSource)] != "retained" {
+		t.Errorf("the retained source is not granted: %v %v", heirSA.Annotations, err)
+	}
 }

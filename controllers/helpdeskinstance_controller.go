@@ -11,12 +11,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
@@ -34,7 +36,9 @@ const vaultFinalizer = "helpdesk.privatedesk.io/vault"
 type TenantVault interface {
 	EnsureTenant(ctx context.Context, t vault.Tenant) (vault.TenantStatus, error)
 	EnsureAppSecrets(ctx context.Context, t vault.Tenant, specs []vault.SecretSpec) (map[string][]byte, error)
-	DeleteTenant(ctx context.Context, t vault.Tenant, policy vault.DeletionPolicy) error
+	DeleteTenant(ctx context.Context, t vault.Tenant, policy vault.DeletionPolicy) (vault.DeleteResult, error)
+	RetainedKey(ctx context.Context, namespace, name string) (bool, error)
+	Leftovers(namespace, name string) []string
 }
 
 // HelpdeskInstanceReconciler turns a HelpdeskInstance into its database, application,
@@ -59,7 +63,6 @@ type HelpdeskInstanceReconciler struct {
 // +kubebuilder:rbac:groups="",resources=services;serviceaccounts;persistentvolumeclaims;secrets;configmaps,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile fetches the instance, handles its deletion, runs the phases in order and
@@ -81,7 +84,7 @@ func (r *HelpdeskInstanceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	before := inst.DeepCopy()
 	scope := &instanceScope{inst: inst}
 	err := r.runPhases(ctx, scope)
-	summarizeReady(inst, scope.missingPolicies)
+	summarizeReady(inst, scope.problems)
 	r.recordReadyChange(before, inst)
 	if patchErr := patchStatus(ctx, r.Client, before, inst); patchErr != nil {
 		return ctrl.Result{}, errors.Join(err, patchErr)
@@ -89,9 +92,48 @@ func (r *HelpdeskInstanceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	return ctrl.Result{}, err
 }
 
-// phases in the order they run; each sets its conditions. A phase that fails on something
-// transient records the error and later phases still run, so that one outage (Vault,
-// say) never holds back or tears down what does not depend on it.
+// Phase names, for the requires lists below.
+const (
+	phasePolicies      = "PolicyReferences"
+	phaseNetwork       = "NetworkIsolated"
+	phaseEncryption    = "EncryptionReady"
+	phaseRestoreSource = "RestoreSource"
+	phasePrerequisites = "PodPrerequisites"
+	phaseDatabase      = "Database"
+	phaseApp           = "App"
+	phaseExposure      = "Exposure"
+	phaseBackups       = "Backups"
+)
+
+// phase is one step of a reconcile. A phase that starts pods (or exposes them) runs only
+// when the phases it requires succeeded in this same reconcile: no database, Job or app
+// pod ever starts outside the instance's network perimeter or without its keys. A phase
+// that only reports runs regardless, so that one outage (Vault, say) never holds back or
+// tears down what does not depend on it; a skipped phase leaves what runs as it is.
+type phase struct {
+	name     string
+	run      func(context.Context, *instanceScope) error
+	requires []string
+	// condition, when set, says on the instance that the phase waits.
+	condition string
+}
+
+// phases in the order they run; each sets its conditions.
+func (r *HelpdeskInstanceReconciler) phases() []phase {
+	podSafety := []string{phaseNetwork, phaseEncryption, phaseRestoreSource, phasePrerequisites}
+	return []phase{
+		{name: phasePolicies, run: r.reconcilePolicyReferences},
+		{name: phaseNetwork, run: r.reconcileNetwork},
+		{name: phaseEncryption, run: r.reconcileEncryption},
+		{name: phaseRestoreSource, run: r.reconcileRestoreSource},
+		{name: phasePrerequisites, run: r.reconcilePodPrerequisites, requires: []string{phaseRestoreSource}},
+		{name: phaseDatabase, run: r.reconcileDatabase, requires: []string{phaseNetwork}, condition: v1alpha1.ConditionDatabaseReady},
+		{name: phaseApp, run: r.reconcileApp, requires: append(podSafety, phaseDatabase), condition: v1alpha1.ConditionAppReady},
+		{name: phaseExposure, run: r.reconcileExposure, requires: []string{phaseNetwork}},
+		{name: phaseBackups, run: r.reconcileBackups, requires: podSafety},
+	}
+}
+
 func (r *HelpdeskInstanceReconciler) runPhases(ctx context.Context, scope *instanceScope) error {
 	profile, err := appprofile.For(scope.inst.Spec.App.Profile)
 	if err != nil {
@@ -103,23 +145,32 @@ func (r *HelpdeskInstanceReconciler) runPhases(ctx context.Context, scope *insta
 	scope.inst.Status.URL = resources.SiteURL(scope.inst)
 	scope.inst.Status.DatabaseCluster = resources.NamesFor(scope.inst).DatabaseCluster
 
-	phases := []func(context.Context, *instanceScope) error{
-		r.reconcilePolicyReferences,
-		r.reconcileNetwork,
-		r.reconcileEncryption,
-		r.reconcileDatabase,
-		r.reconcilePodPrerequisites,
-		r.reconcileApp,
-		r.reconcileExposure,
-		r.reconcileBackups,
-	}
+	failed := map[string]bool{}
 	var errs []error
-	for _, phase := range phases {
-		if err := phase(ctx, scope); err != nil {
+	for _, p := range r.phases() {
+		if blocker := firstFailed(p.requires, failed); blocker != "" {
+			failed[p.name] = true
+			if p.condition != "" {
+				setCondition(scope.inst, p.condition, metav1.ConditionFalse, v1alpha1.ReasonBlockedBy,
+					fmt.Sprintf("Waiting for %s: nothing of this phase starts until it succeeds; what already runs is left as it is", blocker))
+			}
+			continue
+		}
+		if err := p.run(ctx, scope); err != nil {
+			failed[p.name] = true
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func firstFailed(requires []string, failed map[string]bool) string {
+	for _, name := range requires {
+		if failed[name] {
+			return name
+		}
+	}
+	return ""
 }
 
 // instanceScope carries what one reconcile learned from phase to phase.
@@ -130,25 +181,83 @@ type instanceScope struct {
 	secrets map[string][]byte
 	// databaseReady is true once the CloudNativePG cluster reports itself ready.
 	databaseReady bool
-	// missingPolicies describes referenced policies that do not exist.
-	missingPolicies []string
+	// problems describe what keeps the instance from being Ready though every phase ran:
+	// missing policies, a hostname it may not use, egress it may not have.
+	problems []problem
+	// restoreSource is the other instance of the namespace whose key the restore may
+	// decrypt while it runs; empty when there is none, or the restore is over.
+	restoreSource string
+	// restoreSourceMissing describes a spec.restoreFrom.instanceName that resolves to
+	// nothing; the restore waits.
+	restoreSourceMissing string
 }
 
+// problem is a reason and message for Ready.
+type problem struct{ reason, message string }
+
+func (s *instanceScope) report(reason, message string) {
+	s.problems = append(s.problems, problem{reason, message})
+}
+
+// tenant is the instance as internal/vault sees it.
 func (s *instanceScope) tenant() vault.Tenant {
-	rotation := s.inst.Spec.Encryption.KeyRotationPeriod
-	t := vault.Tenant{Namespace: s.inst.Namespace, Name: s.inst.Name, ServiceAccount: resources.NamesFor(s.inst).App}
-	if rotation != nil {
-		t.RotationPeriod = rotation.Duration
+	t := vault.Tenant{
+		Namespace: s.inst.Namespace, Name: s.inst.Name, UID: string(s.inst.UID),
+		ServiceAccounts: resources.VaultServiceAccounts(s.inst),
+		// Restoring the instance's own earlier backups is the documented way to take over
+		// the key and secrets an earlier instance of this name left behind.
+		AdoptRetained: restoresItself(s.inst),
 	}
-	// Decrypting another instance's backups is granted only until the restore is done.
-	if restore := s.inst.Spec.RestoreFrom; restore != nil && !restoreSucceeded(s.inst) {
-		t.RestoreFrom = restore.InstanceName
+	if rotation := s.inst.Spec.Encryption.KeyRotationPeriod; rotation != nil {
+		t.RotationPeriod = rotation.Duration
 	}
 	return t
 }
 
 // instancePolicyIndex indexes instances by "<kind>/<name>" of the policies they reference.
 const instancePolicyIndex = ".spec.policyRefs"
+
+// instanceHostnameIndex indexes instances by spec.hostname, across namespaces.
+const instanceHostnameIndex = ".spec.hostname"
+
+// instanceRestoreSourceIndex indexes instances by spec.restoreFrom.instanceName.
+const instanceRestoreSourceIndex = ".spec.restoreFrom.instanceName"
+
+// restoringFrom maps an instance to the instances of its namespace restoring from it: its
+// creation (or its deletion, which may leave a retained key) decides their restore source.
+func restoringFrom(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, obj client.Object) []ctrl.Request {
+		list := &v1alpha1.HelpdeskInstanceList{}
+		if err := c.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{instanceRestoreSourceIndex: obj.GetName()}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "listing the instances that restore from an instance", "instance", client.ObjectKeyFromObject(obj))
+			return nil
+		}
+		requests := make([]ctrl.Request, 0, len(list.Items))
+		for _, other := range list.Items {
+			requests = append(requests, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&other)})
+		}
+		return requests
+	}
+}
+
+// sameHostname maps an instance to the other instances asking for its hostname: when one
+// goes or comes, who may serve it can change.
+func sameHostname(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, obj client.Object) []ctrl.Request {
+		list := &v1alpha1.HelpdeskInstanceList{}
+		if err := c.List(ctx, list, client.MatchingFields{instanceHostnameIndex: obj.(*v1alpha1.HelpdeskInstance).Spec.Hostname}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "listing the instances that share a hostname", "instance", client.ObjectKeyFromObject(obj))
+			return nil
+		}
+		var requests []ctrl.Request
+		for _, other := range list.Items {
+			if other.UID != obj.GetUID() {
+				requests = append(requests, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&other)})
+			}
+		}
+		return requests
+	}
+}
 
 func policyReferences(obj client.Object) []string {
 	spec := obj.(*v1alpha1.HelpdeskInstance).Spec
@@ -187,6 +296,19 @@ func (r *HelpdeskInstanceReconciler) SetupWithManager(ctx context.Context, mgr c
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.HelpdeskInstance{}, instancePolicyIndex, policyReferences); err != nil {
 		return fmt.Errorf("indexing instances by policy: %w", err)
 	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.HelpdeskInstance{}, instanceHostnameIndex, func(obj client.Object) []string {
+		return []string{obj.(*v1alpha1.HelpdeskInstance).Spec.Hostname}
+	}); err != nil {
+		return fmt.Errorf("indexing instances by hostname: %w", err)
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.HelpdeskInstance{}, instanceRestoreSourceIndex, func(obj client.Object) []string {
+		if src := obj.(*v1alpha1.HelpdeskInstance).Spec.RestoreFrom; src != nil && src.InstanceName != "" {
+			return []string{src.InstanceName}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("indexing instances by restore source: %w", err)
+	}
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.HelpdeskInstance{}).
@@ -196,12 +318,15 @@ func (r *HelpdeskInstanceReconciler) SetupWithManager(ctx context.Context, mgr c
 		Owns(&batchv1.CronJob{}).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.ServiceAccount{}).
-		Owns(&corev1.PersistentVolumeClaim{}).
+		Owns(&corev1.PersistentVolumeClaim{}, builder.OnlyMetadata).
 		Owns(&corev1.Secret{}, builder.OnlyMetadata).
 		Owns(&corev1.ConfigMap{}, builder.OnlyMetadata).
 		Owns(&networkingv1.Ingress{}).
 		Owns(&networkingv1.NetworkPolicy{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
+		Watches(&v1alpha1.HelpdeskInstance{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []ctrl.Request {
+			return append(sameHostname(c)(ctx, obj), restoringFrom(c)(ctx, obj)...)
+		}), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.AccessPolicy{}, handler.EnqueueRequestsFromMapFunc(instancesReferencing(c, "AccessPolicy"))).
 		Watches(&v1alpha1.RetentionPolicy{}, handler.EnqueueRequestsFromMapFunc(instancesReferencing(c, "RetentionPolicy"))).
 		Watches(&v1alpha1.BackupPolicy{}, handler.EnqueueRequestsFromMapFunc(instancesReferencing(c, "BackupPolicy"))).

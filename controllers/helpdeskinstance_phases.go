@@ -35,7 +35,6 @@ func (r *HelpdeskInstanceReconciler) reconcilePolicyReferences(ctx context.Conte
 		{"spec.retentionPolicyRef", "RetentionPolicy", spec.RetentionPolicyRef, &v1alpha1.RetentionPolicy{}},
 		{"spec.backupPolicyRef", "BackupPolicy", spec.BackupPolicyRef, &v1alpha1.BackupPolicy{}},
 	}
-	var missing []string
 	for _, ref := range refs {
 		if ref.ref == nil {
 			continue
@@ -43,17 +42,27 @@ func (r *HelpdeskInstanceReconciler) reconcilePolicyReferences(ctx context.Conte
 		err := r.Get(ctx, client.ObjectKey{Namespace: scope.inst.Namespace, Name: ref.ref.Name}, ref.obj)
 		switch {
 		case apierrors.IsNotFound(err):
-			missing = append(missing, fmt.Sprintf("%s names %s %q, which does not exist", ref.field, ref.kind, ref.ref.Name))
+			scope.report(v1alpha1.ReasonPolicyNotFound, fmt.Sprintf("%s names %s %q, which does not exist", ref.field, ref.kind, ref.ref.Name))
 		case err != nil:
 			return fmt.Errorf("reading %s %s: %w", ref.field, ref.ref.Name, err)
 		}
 	}
-	scope.missingPolicies = missing
+	// Status says only what is enforced.
+	if spec.AccessPolicyRef != nil {
+		scope.report(v1alpha1.ReasonNotEnforced, "spec.accessPolicyRef: this operator version does not enforce access policies yet, so the instance is not exposed at all (it fails closed)")
+	}
+	if spec.RetentionPolicyRef != nil {
+		scope.report(v1alpha1.ReasonNotEnforced, "spec.retentionPolicyRef: this operator version does not run retention yet: no data is deleted or anonymized")
+	}
 	return nil
 }
 
-// reconcileNetwork applies the default-deny perimeter before anything runs in it.
+// reconcileNetwork applies the default-deny perimeter before anything runs in it. Egress
+// the operator's bounds refuse is left out of it and reported.
 func (r *HelpdeskInstanceReconciler) reconcileNetwork(ctx context.Context, scope *instanceScope) error {
+	for _, problem := range resources.EgressProblems(scope.inst, r.Resources) {
+		scope.report(v1alpha1.ReasonEgressNotAllowed, problem+"; that egress stays closed")
+	}
 	for _, policy := range resources.NetworkPolicies(scope.inst, scope.profile, r.Resources) {
 		if _, err := r.Applier.Apply(ctx, policy); err != nil {
 			setCondition(scope.inst, v1alpha1.ConditionNetworkIsolated, metav1.ConditionFalse, v1alpha1.ReasonApplyFailed,
@@ -83,9 +92,13 @@ func (r *HelpdeskInstanceReconciler) reconcileEncryption(ctx context.Context, sc
 		setCondition(scope.inst, v1alpha1.ConditionEncryptionReady, metav1.ConditionFalse, vault.Reason(err), vault.ConditionMessage(err))
 		return err
 	}
+	if state.Adopted && r.Recorder != nil {
+		r.Recorder.Eventf(scope.inst, nil, corev1.EventTypeNormal, "AdoptedRetainedKey", "Encryption",
+			"Took over transit key %s and the app secrets an earlier instance of this name left in Vault, as spec.restoreFrom asks", state.KeyName)
+	}
 	scope.inst.Status.Encryption = &v1alpha1.EncryptionStatus{KeyName: state.KeyName, LatestKeyVersion: state.LatestVersion}
 	setCondition(scope.inst, v1alpha1.ConditionEncryptionReady, metav1.ConditionTrue, v1alpha1.ReasonKeyReady,
-		"The transit key, its policy, the Kubernetes auth role and the app secrets are in Vault")
+		"The transit key, the workloads' Kubernetes auth roles and the app secrets are in Vault")
 	return nil
 }
 
@@ -118,12 +131,15 @@ func (r *HelpdeskInstanceReconciler) reconcileDatabase(ctx context.Context, scop
 }
 
 // reconcilePodPrerequisites applies what the pods of the instance need before they start:
-// the attachments volume, the ServiceAccount they run as, and Vault's CA when private.
+// the attachments volume, the ServiceAccounts of its workloads (the restore one naming
+// the restore source while a restore from another instance runs), and Vault's CA when
+// private.
 func (r *HelpdeskInstanceReconciler) reconcilePodPrerequisites(ctx context.Context, scope *instanceScope) error {
-	for _, obj := range []client.Object{
-		resources.AttachmentsPVC(scope.inst, scope.profile, r.Resources),
-		resources.ServiceAccount(scope.inst, scope.profile, r.Resources),
-	} {
+	objects := []client.Object{resources.AttachmentsPVC(scope.inst, scope.profile, r.Resources)}
+	for _, sa := range resources.ServiceAccounts(scope.inst, scope.profile, r.Resources, scope.restoreSource) {
+		objects = append(objects, sa)
+	}
+	for _, obj := range objects {
 		if _, err := r.Applier.Apply(ctx, obj); err != nil {
 			return err
 		}
@@ -144,10 +160,6 @@ func (r *HelpdeskInstanceReconciler) reconcileApp(ctx context.Context, scope *in
 	inst, names := scope.inst, resources.NamesFor(scope.inst)
 	appReady := func(status metav1.ConditionStatus, reason, message string) {
 		setCondition(inst, v1alpha1.ConditionAppReady, status, reason, message)
-	}
-	if scope.secrets == nil {
-		appReady(metav1.ConditionFalse, v1alpha1.ReasonWaitingForSecrets, "Waiting for the app secrets from Vault (see EncryptionReady); running pods are left as they are")
-		return nil
 	}
 	if secret := resources.AppSecret(inst, scope.profile, r.Resources, scope.secrets); secret != nil {
 		if _, err := r.Applier.Apply(ctx, secret); err != nil {
@@ -272,26 +284,83 @@ func reportDeployment(d *appsv1.Deployment, replicas int32, appReady func(metav1
 	}
 }
 
-// reconcileExposure applies the Service and the Ingress.
+// reconcileExposure applies the Service and, when the instance may use its hostname, the
+// Ingress. A hostname outside the operator's allowed suffixes, or one an older instance
+// already serves, gets no Ingress (an existing one is removed): a tenant can never take
+// another tenant's or the platform's host.
 func (r *HelpdeskInstanceReconciler) reconcileExposure(ctx context.Context, scope *instanceScope) error {
-	for _, obj := range []client.Object{
-		resources.Service(scope.inst, scope.profile, r.Resources),
-		resources.Ingress(scope.inst, scope.profile, r.Resources),
-	} {
-		if _, err := r.Applier.Apply(ctx, obj); err != nil {
+	inst := scope.inst
+	if _, err := r.Applier.Apply(ctx, resources.Service(inst, scope.profile, r.Resources)); err != nil {
+		return err
+	}
+	reason, problem := v1alpha1.ReasonHostnameNotAllowed, resources.HostnameProblem(inst, r.Resources)
+	if inst.Spec.AccessPolicyRef != nil {
+		// An access policy this version cannot enforce must not leave the door open.
+		reason, problem = v1alpha1.ReasonNotEnforced, "spec.accessPolicyRef cannot be enforced yet"
+	}
+	if problem == "" {
+		owner, err := r.hostnameOwner(ctx, inst)
+		if err != nil {
 			return err
 		}
+		if owner != "" {
+			reason, problem = v1alpha1.ReasonHostnameConflict, fmt.Sprintf("spec.hostname %q is already served by HelpdeskInstance %s; choose another hostname", inst.Spec.Hostname, owner)
+		}
 	}
-	return nil
+	ingress := resources.Ingress(inst, scope.profile, r.Resources)
+	if problem != "" {
+		if reason != v1alpha1.ReasonNotEnforced {
+			scope.report(reason, problem+"; the instance is not exposed")
+		}
+		_, err := r.Applier.Delete(ctx, ingress)
+		return err
+	}
+	_, err := r.Applier.Apply(ctx, ingress)
+	return err
 }
 
-// summarizeReady sets Ready from the specific conditions, in the order a user would fix them.
-func summarizeReady(inst *v1alpha1.HelpdeskInstance, missingPolicies []string) {
+// hostnameOwner is the instance that owns inst's hostname when it is not inst itself: the
+// oldest instance asking for it (ties by namespace and name), in every watched namespace.
+func (r *HelpdeskInstanceReconciler) hostnameOwner(ctx context.Context, inst *v1alpha1.HelpdeskInstance) (string, error) {
+	list := &v1alpha1.HelpdeskInstanceList{}
+	if err := r.List(ctx, list, client.MatchingFields{instanceHostnameIndex: inst.Spec.Hostname}); err != nil {
+		return "", fmt.Errorf("listing the instances that use hostname %s: %w", inst.Spec.Hostname, err)
+	}
+	owner := inst
+	for i := range list.Items {
+		other := &list.Items[i]
+		if other.UID == inst.UID || !other.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if older(other, owner) {
+			owner = other
+		}
+	}
+	if owner == inst {
+		return "", nil
+	}
+	return owner.Namespace + "/" + owner.Name, nil
+}
+
+func older(a, b *v1alpha1.HelpdeskInstance) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
+}
+
+// summarizeReady sets Ready from the specific conditions, in the order a user would fix
+// them, after the problems no condition covers.
+func summarizeReady(inst *v1alpha1.HelpdeskInstance, problems []problem) {
 	if meta.IsStatusConditionTrue(inst.Status.Conditions, v1alpha1.ConditionStalled) {
 		return
 	}
-	if len(missingPolicies) > 0 {
-		setCondition(inst, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonPolicyNotFound, strings.Join(missingPolicies, "; "))
+	if len(problems) > 0 {
+		messages := make([]string, 0, len(problems))
+		for _, p := range problems {
+			messages = append(messages, p.message)
+		}
+		setCondition(inst, v1alpha1.ConditionReady, metav1.ConditionFalse, problems[0].reason, strings.Join(messages, "; "))
 		return
 	}
 	for _, conditionType := range []string{v1alpha1.ConditionNetworkIsolated, v1alpha1.ConditionEncryptionReady, v1alpha1.ConditionDatabaseReady, v1alpha1.ConditionAppReady} {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	cnpgv1 "github.com/cloudnative-pg/api/pkg/api/v1"
-	vaultapi "github.com/hashicorp/vault/api"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -29,7 +28,8 @@ import (
 func newInstance(ns, name string, mutate ...func(*v1alpha1.HelpdeskInstance)) *v1alpha1.HelpdeskInstance {
 	inst := &v1alpha1.HelpdeskInstance{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec:       v1alpha1.HelpdeskInstanceSpec{Hostname: name + ".example.com"},
+		// Hostnames are unique across the cluster: every test instance gets its own.
+		Spec: v1alpha1.HelpdeskInstanceSpec{Hostname: name + "." + ns + ".example.com"},
 	}
 	for _, m := range mutate {
 		m(inst)
@@ -189,10 +189,10 @@ func TestInstanceBecomesItsChildrenAndItsVaultState(t *testing.T) {
 	}
 
 	// Status: URL, key name and version, every condition at this generation.
-	if inst.Status.URL != "https://acme.example.com" {
+	if inst.Status.URL != "https://acme."+ns+".example.com" {
 		t.Errorf("status.url = %q", inst.Status.URL)
 	}
-	keyName := vault.TenantName("helpdesk", ns, "acme")
+	keyName := vault.KeyName("helpdesk", ns, "acme")
 	if inst.Status.Encryption == nil || inst.Status.Encryption.KeyName != keyName || inst.Status.Encryption.LatestKeyVersion != 1 {
 		t.Errorf("status.encryption = %+v, want key %s version 1", inst.Status.Encryption, keyName)
 	}
@@ -202,7 +202,7 @@ func TestInstanceBecomesItsChildrenAndItsVaultState(t *testing.T) {
 		}
 	}
 
-	// Vault: the key as specified, a policy and a role bound to the instance's ServiceAccount.
+	// Vault: the key as specified, and a role per workload bound to its own ServiceAccount.
 	root := vaultSrv.Client(t)
 	key, err := root.Logical().ReadWithContext(ctx, "transit/keys/"+keyName)
 	if err != nil || key == nil {
@@ -211,12 +211,22 @@ func TestInstanceBecomesItsChildrenAndItsVaultState(t *testing.T) {
 	if key.Data["type"] != "aes256-gcm96" || key.Data["exportable"] != false || fmt.Sprint(key.Data["auto_rotate_period"]) != "2592000" {
 		t.Errorf("transit key: type %v exportable %v auto_rotate_period %v; want aes256-gcm96, false, 2592000 (720h)", key.Data["type"], key.Data["exportable"], key.Data["auto_rotate_period"])
 	}
-	role, err := root.Logical().ReadWithContext(ctx, "auth/kubernetes/role/"+keyName)
-	if err != nil || role == nil {
-		t.Fatalf("reading the Kubernetes auth role: %v", err)
+	for w, sa := range map[vault.Workload]string{vault.WorkloadBackup: names.BackupServiceAccount, vault.WorkloadRestore: names.RestoreServiceAccount} {
+		role, err := root.Logical().ReadWithContext(ctx, "auth/kubernetes/role/"+vault.RoleName("helpdesk", ns, "acme", w))
+		if err != nil || role == nil {
+			t.Fatalf("reading the Kubernetes auth role of %s: %v", w, err)
+		}
+		if fmt.Sprint(role.Data["bound_service_account_names"]) != "["+sa+"]" || fmt.Sprint(role.Data["bound_service_account_namespaces"]) != "["+ns+"]" ||
+			fmt.Sprint(role.Data["token_policies"]) != "[helpdesk-tenant-"+string(w)+"]" || role.Data["audience"] != "vault" {
+			t.Errorf("role of %s = %v, want bound to [%s] in [%s] with its tenant policy and the Vault audience", w, role.Data, sa, ns)
+		}
+		account := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: sa}}
+		if err := get(account); err != nil || account.Annotations[vault.ServiceAccountAnnotation(vault.MetadataInstance)] != "acme" {
+			t.Errorf("ServiceAccount %s: %v, annotations %v", sa, err, account.Annotations)
+		}
 	}
-	if fmt.Sprint(role.Data["bound_service_account_names"]) != "["+names.App+"]" || fmt.Sprint(role.Data["bound_service_account_namespaces"]) != "["+ns+"]" {
-		t.Errorf("role bound to %v in %v, want [%s] in [%s]", role.Data["bound_service_account_names"], role.Data["bound_service_account_namespaces"], names.App, ns)
+	if role, err := root.Logical().ReadWithContext(ctx, "auth/kubernetes/role/"+vault.RoleName("helpdesk", ns, "acme", vault.WorkloadApp)); err != nil || role != nil {
+		t.Errorf("an app role exists with Secret delivery (err %v)", err)
 	}
 
 	// No secret value in status or events.
@@ -237,33 +247,54 @@ func TestInstanceBecomesItsChildrenAndItsVaultState(t *testing.T) {
 	}
 }
 
+// TestTenantCannotUseAnotherTenantsKey logs in as the pods of tenant A do (projected
+// token, the workload's role) and tries tenant B's key and secrets. The two namespaces
+// ("x-y"/"z" style names that dashes would have joined) and the instance names are chosen
+// so that the old <prefix>-<namespace>-<name> scheme gave both tenants one key.
 func TestTenantCannotUseAnotherTenantsKey(t *testing.T) {
 	ctx := context.Background()
-	a, b := newInstance(newNamespace(t), "desk"), newInstance(newNamespace(t), "desk")
-	for _, inst := range []*v1alpha1.HelpdeskInstance{a, b} {
+	nsA := newNamespace(t)
+	nsB := newNamespace(t)
+	// nsA-"b-desk" and nsA+"-b"/"desk" joined with dashes would name the same key.
+	a := newInstance(nsA, "b-desk")
+	b := newInstance(nsA+"-b", "desk")
+	mustCreate(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: b.Namespace}})
+	c := newInstance(nsB, "desk")
+	for _, inst := range []*v1alpha1.HelpdeskInstance{a, b, c} {
 		mustCreate(t, inst)
 		eventually(t, wait, conditionIs(inst, v1alpha1.ConditionEncryptionReady, metav1.ConditionTrue, v1alpha1.ReasonKeyReady))
+		eventually(t, wait, exists(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: inst.Namespace, Name: resources.NamesFor(inst).RestoreServiceAccount}}))
 	}
-	keyA, keyB := a.Status.Encryption.KeyName, b.Status.Encryption.KeyName
-	root := vaultSrv.Client(t)
-	token, err := root.Auth().Token().CreateWithContext(ctx, &vaultapi.TokenCreateRequest{Policies: []string{keyA}, NoDefaultPolicy: true, TTL: "5m"})
+	if a.Status.Encryption.KeyName == b.Status.Encryption.KeyName {
+		t.Fatalf("tenants %s/%s and %s/%s share key %s", a.Namespace, a.Name, b.Namespace, b.Name, a.Status.Encryption.KeyName)
+	}
+	backupA, err := vaultLogin(t, a, vault.WorkloadBackup)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tenantA, err := root.Clone()
+	restoreA, err := vaultLogin(t, a, vault.WorkloadRestore)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tenantA.SetToken(token.Auth.ClientToken)
 	plaintext := map[string]any{"plaintext": "aGVscGRlc2s="}
-	if _, err := tenantA.Logical().WriteWithContext(ctx, "transit/encrypt/"+keyA, plaintext); err != nil {
-		t.Errorf("tenant A cannot encrypt with its own key: %v", err)
+	if _, err := backupA.Logical().WriteWithContext(ctx, "transit/encrypt/"+a.Status.Encryption.KeyName, plaintext); err != nil {
+		t.Errorf("tenant A's backup cannot encrypt with its own key: %v", err)
 	}
-	if _, err := tenantA.Logical().WriteWithContext(ctx, "transit/encrypt/"+keyB, plaintext); !vault.IsPermissionDenied(err) {
-		t.Errorf("tenant A encrypting with tenant B's key: %v, want permission denied", err)
-	}
-	if _, err := tenantA.Logical().ReadWithContext(ctx, "secret/data/"+vault.KVPath("helpdesk", b.Namespace, b.Name)); !vault.IsPermissionDenied(err) {
-		t.Errorf("tenant A reading tenant B's secrets: %v, want permission denied", err)
+	for _, other := range []*v1alpha1.HelpdeskInstance{b, c} {
+		key := other.Status.Encryption.KeyName
+		if _, err := backupA.Logical().WriteWithContext(ctx, "transit/encrypt/"+key, plaintext); !vault.IsPermissionDenied(err) {
+			t.Errorf("tenant A's backup encrypting with %s/%s's key: %v, want permission denied", other.Namespace, other.Name, err)
+		}
+		sealed, err := vaultSrv.Client(t).Logical().WriteWithContext(ctx, "transit/encrypt/"+key, plaintext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := restoreA.Logical().WriteWithContext(ctx, "transit/decrypt/"+key, map[string]any{"ciphertext": sealed.Data["ciphertext"]}); !vault.IsPermissionDenied(err) {
+			t.Errorf("tenant A's restore decrypting %s/%s's data: %v, want permission denied", other.Namespace, other.Name, err)
+		}
+		if _, err := restoreA.Logical().ReadWithContext(ctx, "secret/data/"+vault.SecretsPath("helpdesk", other.Namespace, other.Name)); !vault.IsPermissionDenied(err) {
+			t.Errorf("tenant A reading %s/%s's secrets: %v, want permission denied", other.Namespace, other.Name, err)
+		}
 	}
 }
 
@@ -285,7 +316,7 @@ func TestDeletionPoliciesLeaveVaultAsPromised(t *testing.T) {
 			mustCreate(t, inst)
 			eventually(t, wait, conditionIs(inst, v1alpha1.ConditionEncryptionReady, metav1.ConditionTrue, v1alpha1.ReasonKeyReady))
 			keyName := inst.Status.Encryption.KeyName
-			kvPath := "secret/data/" + vault.KVPath("helpdesk", inst.Namespace, inst.Name)
+			kvPath := "secret/data/" + vault.SecretsPath("helpdesk", inst.Namespace, inst.Name)
 			if err := k8sClient.Delete(ctx, inst); err != nil {
 				t.Fatal(err)
 			}
@@ -299,10 +330,15 @@ func TestDeletionPoliciesLeaveVaultAsPromised(t *testing.T) {
 			if err != nil || (secrets != nil && secrets.Data["data"] != nil) != tc.secretKept {
 				t.Errorf("app secrets present = %v (err %v), want %v", secrets != nil, err, tc.secretKept)
 			}
-			for _, path := range []string{"sys/policies/acl/" + keyName, "auth/kubernetes/role/" + keyName} {
+			for _, w := range vault.Workloads {
+				path := "auth/kubernetes/role/" + vault.RoleName("helpdesk", inst.Namespace, inst.Name, w)
 				if obj, err := root.Logical().ReadWithContext(ctx, path); err != nil || obj != nil {
 					t.Errorf("%s still exists after deletion (err %v)", path, err)
 				}
+			}
+			record, err := root.Logical().ReadWithContext(ctx, "secret/data/"+vault.OwnerPath("helpdesk", inst.Namespace, inst.Name))
+			if err != nil || (record != nil) != tc.keyKept {
+				t.Errorf("ownership record present = %v (err %v), want it exactly while the key is kept", record != nil, err)
 			}
 			events := recorder.of(inst.Namespace, inst.Name)
 			found := false
@@ -461,5 +497,13 @@ func TestMissingPolicyHoldsReadyUntilItExists(t *testing.T) {
 		t.Errorf("Ready message %q does not name the reference", msg)
 	}
 	mustCreate(t, &v1alpha1.AccessPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "agents-only"}})
-	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled))
+	// The policy exists now, but this version cannot enforce it: the instance says so and
+	// fails closed, with no Ingress at all.
+	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNotEnforced))
+	if msg := meta.FindStatusCondition(inst.Status.Conditions, v1alpha1.ConditionReady).Message; !strings.Contains(msg, "not exposed") {
+		t.Errorf("Ready message %q does not say the instance is not exposed", msg)
+	}
+	if err := get(&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.NamesFor(inst).App}}); !apierrors.IsNotFound(err) {
+		t.Errorf("an instance with an unenforced access policy has an Ingress (err %v)", err)
+	}
 }

@@ -11,6 +11,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
+	"github.com/privatedesk/helpdesk-operator/internal/resources"
+	"github.com/privatedesk/helpdesk-operator/internal/testsupport/kubeenv"
+	"github.com/privatedesk/helpdesk-operator/internal/vault"
 )
 
 // eventually polls check until it returns nil, failing the test with its last error
@@ -96,4 +103,23 @@ func finishJob(t *testing.T, job *batchv1.Job, start, end time.Time, succeeded b
 	if err := k8sClient.Status().Update(context.Background(), job); err != nil {
 		t.Fatalf("finishing Job %s: %v", job.Name, err)
 	}
+}
+
+// vaultLogin logs in to the test Vault as a workload of inst, the way its pods do: a
+// projected token of the workload's ServiceAccount for the Vault audience, and its role.
+func vaultLogin(t *testing.T, inst *v1alpha1.HelpdeskInstance, w vault.Workload) (*vaultapi.Client, error) {
+	t.Helper()
+	sa := resources.VaultServiceAccounts(inst)[w]
+	token, err := kubeenv.ServiceAccountToken(context.Background(), testEnv.Config, inst.Namespace, sa, "vault")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := vaultSrv.Client(t)
+	c.ClearToken()
+	s, err := c.Logical().Write("auth/kubernetes/login", map[string]any{"role": vault.RoleName("helpdesk", inst.Namespace, inst.Name, w), "jwt": token})
+	if err != nil {
+		return nil, err
+	}
+	c.SetToken(s.Auth.ClientToken)
+	return c, nil
 }

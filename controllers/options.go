@@ -20,6 +20,8 @@ import (
 	"github.com/privatedesk/helpdesk-operator/internal/vault"
 )
 
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get,resourceNames=kubernetes
+
 // FieldManager is the one server-side apply field manager the operator writes as.
 const FieldManager = "helpdesk-operator"
 
@@ -32,6 +34,7 @@ type Options struct {
 
 	ingressNamespaces, cnpgNamespaces, vaultNamespaces, vaultPods string
 	vaultCIDRs, apiServerCIDRs, dnsCIDRs                          string
+	egressAllowed, egressDenied, clusterCIDRs, hostnameSuffixes   string
 	helpyImage                                                    string
 }
 
@@ -54,6 +57,14 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"Comma-separated CIDRs of the Kubernetes API server for the database pods' egress; empty reads them from the default/kubernetes endpoints at start.")
 	fs.StringVar(&o.dnsCIDRs, "dns-egress-cidrs", "", "Extra CIDRs of DNS servers the instances may query, e.g. NodeLocal DNSCache's 169.254.20.10/32.")
 	fs.StringVar(&o.helpyImage, "helpy-image", "", "Default Helpy image, used when an instance does not set spec.app.image.")
+	fs.StringVar(&o.egressAllowed, "tenant-egress-allowed-cidrs", "",
+		"Comma-separated CIDRs that tenants' egress CIDRs (SMTP relay, additional egress, S3 egress) must fall in; empty allows any range outside the denied ones.")
+	fs.StringVar(&o.egressDenied, "tenant-egress-denied-cidrs", strings.Join(resources.DefaultDeniedEgress, ","),
+		"Comma-separated CIDRs cut out of every tenant egress rule (a tenant CIDR inside one is refused); the API server's addresses and --cluster-cidrs are always added.")
+	fs.StringVar(&o.clusterCIDRs, "cluster-cidrs", "",
+		"Comma-separated CIDRs of the cluster's own networks (pods, Services, nodes), which tenant egress rules never reach.")
+	fs.StringVar(&o.hostnameSuffixes, "allowed-hostname-suffixes", "",
+		"Comma-separated DNS suffixes, each starting with a dot (e.g. .tenants.example.com), that instance hostnames must end in; empty allows any hostname.")
 	fs.StringVar(&o.Resources.OperatorImage, "operator-image", "",
 		"The operator's own image (required); backup, drill and restore pods copy its /helpdesk-operator binary into the PostgreSQL image.")
 	fs.StringVar(&o.Resources.PostgresImageRepository, "postgres-image-repository", o.Resources.PostgresImageRepository,
@@ -101,6 +112,12 @@ func (o *Options) complete(ctx context.Context, reader client.Reader) error {
 		o.Resources.Vault.CABundle = string(ca)
 	}
 	o.Resources.DNS.CIDRs = splitList(o.dnsCIDRs)
+	o.Resources.Vault.Audience = o.Vault.Audience
+	o.Resources.TenantEgress = resources.EgressBounds{
+		Allowed: splitList(o.egressAllowed),
+		Denied:  append(splitList(o.egressDenied), splitList(o.clusterCIDRs)...),
+	}
+	o.Resources.AllowedHostnameSuffixes = splitList(o.hostnameSuffixes)
 	if o.helpyImage != "" {
 		o.Resources.Images = map[v1alpha1.AppProfile]string{v1alpha1.AppProfileHelpy: o.helpyImage}
 	}
@@ -113,6 +130,8 @@ func (o *Options) complete(ctx context.Context, reader client.Reader) error {
 			o.Resources.APIServer.CIDRs, o.Resources.APIServer.Port = cidrs, port
 		}
 	}
+	// Only the database pods may talk to the API server.
+	o.Resources.TenantEgress.Denied = append(o.Resources.TenantEgress.Denied, o.Resources.APIServer.CIDRs...)
 	if len(errs) == 0 {
 		errs = append(errs, o.Resources.Validate())
 	}
@@ -140,35 +159,34 @@ func addressCIDR(address string) (string, int32, error) {
 	return netip.PrefixFrom(ip, ip.BitLen()).String(), port, nil
 }
 
-// apiServerEndpoints reads the addresses behind the default/kubernetes Service: network
-// policies see the endpoint addresses and port, not the Service's.
+// apiServerEndpoints reads the addresses behind the default/kubernetes Service, from the
+// EndpointSlice the API server keeps for it (named kubernetes): network policies see the
+// endpoint addresses and port, not the Service's. The operator may read only that one.
 func apiServerEndpoints(ctx context.Context, reader client.Reader) ([]string, int32, error) {
-	slices := &discoveryv1.EndpointSliceList{}
-	if err := reader.List(ctx, slices, client.InNamespace("default"), client.MatchingLabels{discoveryv1.LabelServiceName: "kubernetes"}); err != nil {
-		return nil, 0, fmt.Errorf("reading the default/kubernetes endpoints failed: %w", err)
+	slice := &discoveryv1.EndpointSlice{}
+	if err := reader.Get(ctx, client.ObjectKey{Namespace: "default", Name: "kubernetes"}, slice); err != nil {
+		return nil, 0, fmt.Errorf("reading the default/kubernetes EndpointSlice failed: %w", err)
 	}
 	var cidrs []string
 	var port int32
-	for _, slice := range slices.Items {
-		for _, p := range slice.Ports {
-			if p.Port != nil && (p.Name == nil || *p.Name == "https") {
-				port = *p.Port
-			}
+	for _, p := range slice.Ports {
+		if p.Port != nil && (p.Name == nil || *p.Name == "https") {
+			port = *p.Port
 		}
-		for _, endpoint := range slice.Endpoints {
-			for _, address := range endpoint.Addresses {
-				if ip := net.ParseIP(address); ip != nil {
-					bits := 32
-					if ip.To4() == nil {
-						bits = 128
-					}
-					cidrs = append(cidrs, fmt.Sprintf("%s/%d", address, bits))
+	}
+	for _, endpoint := range slice.Endpoints {
+		for _, address := range endpoint.Addresses {
+			if ip := net.ParseIP(address); ip != nil {
+				bits := 32
+				if ip.To4() == nil {
+					bits = 128
 				}
+				cidrs = append(cidrs, fmt.Sprintf("%s/%d", address, bits))
 			}
 		}
 	}
 	if len(cidrs) == 0 || port == 0 {
-		return nil, 0, errors.New("the default/kubernetes endpoints list no address")
+		return nil, 0, errors.New("the default/kubernetes EndpointSlice lists no address")
 	}
 	return cidrs, port, nil
 }

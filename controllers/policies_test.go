@@ -54,7 +54,8 @@ func TestAccessPolicyWaitsForItsSecrets(t *testing.T) {
 	if err := k8sClient.Update(context.Background(), wrong); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, wait, conditionIs(policy, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled))
+	// Valid and complete, but not enforced by this version: Ready says so instead of True.
+	eventually(t, wait, conditionIs(policy, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNotEnforced))
 	for _, c := range policy.Status.Conditions {
 		if strings.Contains(c.Message, "s3cr3t-value") {
 			t.Errorf("condition %s leaks the secret value", c.Type)
@@ -87,22 +88,13 @@ func TestRetentionPolicyScheduleIsCheckedStrictly(t *testing.T) {
 	if err := k8sClient.Update(context.Background(), policy); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, wait, conditionIs(policy, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled))
+	// Valid, but nothing runs retention yet: Ready says so, and no next run is promised.
+	eventually(t, wait, conditionIs(policy, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNotEnforced))
 	if meta.FindStatusCondition(policy.Status.Conditions, v1alpha1.ConditionStalled) != nil {
 		t.Error("Stalled is still present after the schedule was fixed")
 	}
-	wantNext := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC) // 03:00 in Berlin
-	if policy.Status.NextRun == nil || !policy.Status.NextRun.Time.Equal(wantNext) {
-		t.Errorf("status.nextRun = %v, want %v", policy.Status.NextRun, wantNext)
-	}
-
-	policy.Spec.LegalHold = &v1alpha1.LegalHoldSpec{Enabled: true, Reason: "case 2026-17"}
-	if err := k8sClient.Update(context.Background(), policy); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, wait, conditionIs(policy, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSuspended))
 	if policy.Status.NextRun != nil {
-		t.Errorf("status.nextRun = %v under a legal hold, want none", policy.Status.NextRun)
+		t.Errorf("status.nextRun = %v, but no run is scheduled", policy.Status.NextRun)
 	}
 }
 

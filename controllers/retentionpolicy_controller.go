@@ -13,8 +13,8 @@ import (
 	"github.com/privatedesk/helpdesk-operator/internal/schedule"
 )
 
-// RetentionPolicyReconciler checks the policy's schedule strictly and reports when
-// retention runs next.
+// RetentionPolicyReconciler checks the policy's schedule strictly. This operator version
+// does not run retention yet, and the status says so.
 type RetentionPolicyReconciler struct {
 	client.Client
 	// Now is the clock; tests set it.
@@ -31,7 +31,7 @@ func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	}
 	before := policy.DeepCopy()
 
-	sched, err := schedule.Parse(string(policy.Spec.Schedule), policy.Spec.TimeZone)
+	_, err := schedule.Parse(string(policy.Spec.Schedule), policy.Spec.TimeZone)
 	if err != nil {
 		markStalled(policy, v1alpha1.ReasonInvalidSpec, "spec: "+err.Error())
 		policy.Status.NextRun = nil
@@ -42,23 +42,11 @@ func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	}
 	clearStalled(policy)
 
-	var requeue time.Duration
-	if hold := policy.Spec.LegalHold; hold != nil && hold.Enabled {
-		policy.Status.NextRun = nil
-		setCondition(policy, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSuspended, "A legal hold suspends every deletion and anonymization until it is lifted")
-	} else {
-		now := r.Now()
-		next := sched.Next(now)
-		policy.Status.NextRun = &metav1.Time{Time: next}
-		requeue = next.Sub(now)
-		message := "The schedule is valid; runs delete or anonymize data past its age"
-		if policy.Spec.DryRun {
-			message = "The schedule is valid; runs are dry runs and only report what they would change"
-		}
-		setCondition(policy, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled, message)
-	}
-	// Requeue at the next run so that status.nextRun moves on: time-driven work.
-	return ctrl.Result{RequeueAfter: requeue}, patchStatus(ctx, r.Client, before, policy)
+	// Nothing runs retention yet: no next run, and Ready says so.
+	policy.Status.NextRun = nil
+	setCondition(policy, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNotEnforced,
+		"The schedule is valid, but this operator version does not run retention yet: no data is deleted or anonymized")
+	return ctrl.Result{}, patchStatus(ctx, r.Client, before, policy)
 }
 
 // SetupWithManager registers the controller.

@@ -51,7 +51,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := (&RetentionPolicyReconciler{Client: c, Now: time.Now}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the RetentionPolicy controller: %w", err)
 	}
-	if err := (&BackupPolicyReconciler{Client: c, APIReader: apiReader, Now: time.Now, Recorder: mgr.GetEventRecorder(FieldManager)}).SetupWithManager(ctx, mgr); err != nil {
+	if err := (&BackupPolicyReconciler{Client: c, APIReader: apiReader, Now: time.Now, Recorder: mgr.GetEventRecorder(FieldManager), Resources: opts.Resources}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the BackupPolicy controller: %w", err)
 	}
 	return nil

@@ -3,8 +3,10 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -103,7 +105,11 @@ func setupForTest(ctx context.Context, mgr ctrl.Manager, env *envtest.Environmen
 	if err != nil {
 		return err
 	}
-	if err := vaultClient.EnsureMounts(ctx, vault.KubernetesAuthConfig{Host: env.Config.Host, CACertPEM: string(env.Config.CAData)}); err != nil {
+	reviewer, err := kubeenv.VaultReviewerToken(ctx, env.Config)
+	if err != nil {
+		return err
+	}
+	if err := vaultClient.EnsureMounts(ctx, vault.KubernetesAuthConfig{Host: env.Config.Host, CACertPEM: string(env.Config.CAData), ReviewerJWT: reviewer}); err != nil {
 		return err
 	}
 	if err := mgr.Add(vaultClient); err != nil {
@@ -183,6 +189,9 @@ type writeCounter struct {
 
 func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		if resp := faults.response(req); resp != nil {
+			return resp, nil
+		}
 		switch req.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
@@ -211,3 +220,43 @@ func (w *writeCounter) snapshot() map[string]int {
 type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// faults makes chosen requests of the manager fail, as an API server that refuses them
+// would (a webhook, a quota, an outage of one resource).
+var faults = &faultInjector{rules: map[int]func(*http.Request) bool{}}
+
+type faultInjector struct {
+	mu    sync.Mutex
+	next  int
+	rules map[int]func(*http.Request) bool
+}
+
+// add fails every request match selects until the returned function is called.
+func (f *faultInjector) add(match func(*http.Request) bool) (remove func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := f.next
+	f.next++
+	f.rules[id] = match
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		delete(f.rules, id)
+	}
+}
+
+func (f *faultInjector) response(req *http.Request) *http.Response {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, match := range f.rules {
+		if match(req) {
+			body := `{"kind":"Status","apiVersion":"v1","status":"Failure","message":"injected by the test","reason":"InternalError","code":500}`
+			return &http.Response{
+				StatusCode: http.StatusInternalServerError, Status: "500 Internal Server Error", Request: req,
+				Header: http.Header{"Content-Type": []string{"application/json"}},
+				Body:   io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)),
+			}
+		}
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -216,6 +217,13 @@ type RestoreDrillSpec struct {
 	// Schedule of drills (cron, in the policy's TimeZone), e.g. "0 5 * * 0" weekly.
 	// +required
 	Schedule CronSchedule `json:"schedule"`
+
+	// ScratchSize bounds the emptyDir the drill pod restores into: a throwaway PostgreSQL
+	// server inside the drill pod, never the instance's own database server. Make it at
+	// least the database's size on disk, indexes included.
+	// +optional
+	// +kubebuilder:default="10Gi"
+	ScratchSize *resource.Quantity `json:"scratchSize,omitempty"`
 }
 
 // BackupJobSpec tunes backup and drill Jobs.

@@ -5,6 +5,7 @@ type LocalObjectReference struct {
 	// Name of the referenced object, in the same namespace.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="name must be an object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
 	// +required
 	Name string `json:"name"`
 }

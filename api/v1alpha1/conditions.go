@@ -84,7 +84,32 @@ const (
 	ReasonScaledToZero          = "ScaledToZero"
 	ReasonRestoring             = "Restoring"
 	ReasonRestoreFailed         = "RestoreFailed"
+	// ReasonRestoreSourceNotFound: spec.restoreFrom.instanceName names neither an instance
+	// of the namespace nor a key the operator retained for a deleted one.
+	ReasonRestoreSourceNotFound = "RestoreSourceNotFound"
+	// ReasonBlockedBy: a phase that starts pods waits for a safety phase (the network
+	// perimeter, the keys) to succeed first.
+	ReasonBlockedBy = "BlockedBy"
+	// ReasonHostnameConflict: another instance already serves spec.hostname.
+	ReasonHostnameConflict = "HostnameConflict"
+	// ReasonHostnameNotAllowed: spec.hostname is outside the operator's allowed suffixes.
+	ReasonHostnameNotAllowed = "HostnameNotAllowed"
+	// ReasonEgressNotAllowed: an egress CIDR of the spec falls in a range the operator keeps
+	// tenants away from (link-local, the cluster's own ranges) or outside the ranges it allows.
+	ReasonEgressNotAllowed = "EgressNotAllowed"
+	// ReasonVaultCleanupSkipped: an administrator finished a deletion without Vault cleanup.
+	ReasonVaultCleanupSkipped = "VaultCleanupSkipped"
 )
+
+// AnnotationSkipVaultCleanup on a HelpdeskInstance being deleted lets the operator finish
+// the deletion although its Vault state cannot be cleaned up (Vault unreachable for good):
+// the finalizer goes, and an Event lists what stays in Vault. Its value says why, for the
+// audit log. Only administrators may set it (a ValidatingAdmissionPolicy enforces that).
+const AnnotationSkipVaultCleanup = "helpdesk.privatedesk.io/skip-vault-cleanup"
+
+// ReasonNotEnforced: a policy kind is validated, but this operator version does not yet
+// enforce it, so nothing it asks for is in place.
+const ReasonNotEnforced = "NotEnforced"
 
 // BackupPolicy reasons of BackupHealthy and of Ready.
 const (

@@ -311,12 +311,18 @@ type RestoreSource struct {
 	// BackupPolicyName is the BackupPolicy, in this namespace, whose destination holds the backup.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="spec.restoreFrom.backupPolicyName must be an object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
 	// +required
 	BackupPolicyName string `json:"backupPolicyName"`
 
-	// InstanceName is the instance the backup was taken of; empty means this instance's name.
+	// InstanceName is the instance, in this namespace, the backup was taken of: an existing
+	// instance, or one deleted with deletionPolicy Retain or Delete whose key the operator
+	// kept. Its key may decrypt (never encrypt) for as long as the restore runs. Empty
+	// means this instance's own name: then the instance adopts the key and secrets an
+	// earlier instance of the same name left in Vault, which it otherwise refuses.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="spec.restoreFrom.instanceName must be the name of an instance in this namespace: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit (no wildcards)"
 	InstanceName string `json:"instanceName,omitempty"`
 
 	// BackupID is the backup to restore, or "latest" for the newest complete one.

@@ -27,6 +27,7 @@ Usage:
   helpdesk-operator verify [flags]      restore drill: restore into a scratch database and compare
   helpdesk-operator list [flags]        list the complete backups of an instance
   helpdesk-operator copy-binary DEST    copy this binary to DEST (init containers of job pods)
+  helpdesk-operator vault-setup [flags] set a Vault up for the operator (administrators, once)
 
 Run "helpdesk-operator <command> -h" for a command's flags.
 `
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return operator.RunManager(ctx, args, stderr)
 	case "backup", "restore", "verify", "list":
 		return backupcli.Main(ctx, command, args, stdout)
+	case "vault-setup":
+		return operator.RunVaultSetup(ctx, args, stderr)
 	case "copy-binary":
 		if len(args) != 1 {
 			return fmt.Errorf("copy-binary takes one argument, the destination path")

@@ -117,10 +117,11 @@ func helpy() Profile {
 		},
 		DerivedEnv: []corev1.EnvVar{
 			// Rails 4.2 merges DATABASE_URL over database.yml: this raises the pool from
-			// the hard-coded 5 to Puma's 16 threads and requires TLS to PostgreSQL. The
-			// user and password stay in database.yml's POSTGRES_* so they never have to
-			// be URL-encoded.
-			{Name: "DATABASE_URL", Value: "postgresql://$(POSTGRES_HOST):$(POSTGRES_PORT)/$(POSTGRES_DB)?pool=16&sslmode=require"},
+			// the hard-coded 5 to Puma's 16 threads and requires TLS to PostgreSQL with
+			// the server's certificate verified (libpq finds the cluster's CA through
+			// PGSSLROOTCERT, which the operator sets). The user and password stay in
+			// database.yml's POSTGRES_* so they never have to be URL-encoded.
+			{Name: "DATABASE_URL", Value: "postgresql://$(POSTGRES_HOST):$(POSTGRES_PORT)/$(POSTGRES_DB)?pool=16&sslmode=verify-full"},
 		},
 		SiteURLEnv: "Settings.site_url",
 		Secrets: []Secret{

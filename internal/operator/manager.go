@@ -29,6 +29,7 @@ type ManagerFlags struct {
 	LeaderElection   bool
 	LeaderElectionID string
 	LeaderElectionNS string
+	WatchNamespaces  string
 	Controllers      controllers.Options
 	Logging          zap.Options
 }
@@ -41,6 +42,8 @@ func (f *ManagerFlags) Bind(fs *flag.FlagSet) {
 	fs.BoolVar(&f.LeaderElection, "leader-elect", true, "Elect a leader so that only one replica reconciles at a time.")
 	fs.StringVar(&f.LeaderElectionID, "leader-election-id", "helpdesk-operator.privatedesk.io", "Name of the Lease the replicas elect a leader with.")
 	fs.StringVar(&f.LeaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; empty is the operator's own namespace.")
+	fs.StringVar(&f.WatchNamespaces, "watch-namespaces", "",
+		"Comma-separated namespaces the operator manages helpdesks in (it then needs Roles only there); empty manages every namespace.")
 	f.Controllers.BindFlags(fs)
 	f.Logging.BindFlags(fs)
 }
@@ -100,8 +103,15 @@ func (f *ManagerFlags) Run(ctx context.Context) error {
 	if f.SecureMetrics {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
+	var watch []string
+	for _, ns := range strings.Split(f.WatchNamespaces, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			watch = append(watch, ns)
+		}
+	}
 	opts := ctrl.Options{
 		Scheme:                  scheme.New(),
+		Cache:                   controllers.CacheOptions(watch),
 		Metrics:                 metrics,
 		HealthProbeBindAddress:  f.ProbeAddress,
 		LeaderElection:          f.LeaderElection,
@@ -124,6 +134,6 @@ func (f *ManagerFlags) Run(ctx context.Context) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding the readiness check: %w", err)
 	}
-	log.Info("starting the manager", "leaderElection", f.LeaderElection, "metrics", f.MetricsAddress)
+	log.Info("starting the manager", "leaderElection", f.LeaderElection, "metrics", f.MetricsAddress, "watchNamespaces", watch)
 	return mgr.Start(ctx)
 }

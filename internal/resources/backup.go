@@ -10,6 +10,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -54,7 +55,11 @@ const (
 	// operatorBinary is where the operator image ships its binary.
 	operatorBinary = "/helpdesk-operator"
 
-	backupTmpDir           = "/tmp"
+	backupTmpDir = "/tmp"
+	// backupTmpSize bounds /tmp, which holds only the run's one-line result.
+	backupTmpSize = "64Mi"
+	// drillScratchDir holds the throwaway PostgreSQL server a drill restores into.
+	drillScratchDir        = "/scratch"
 	dbSecretDir            = "/etc/helpdesk/db" //nolint:gosec // a mount path, not a credential
 	s3SecretDir            = "/etc/helpdesk/s3" //nolint:gosec // a mount path, not a credential
 	s3CADir                = "/etc/helpdesk/s3-ca"
@@ -62,8 +67,8 @@ const (
 	vaultCADir             = "/etc/helpdesk/vault-ca"
 	backupDestinationMount = "/backup"
 
-	// vaultTokenSeconds is the lifetime of the projected token the pod logs in to
-	// Vault with; the kubelet renews it, and the login happens at start.
+	// vaultTokenSeconds is the lifetime of the projected token a pod logs in to Vault
+	// with; the kubelet renews it, and the login happens at start.
 	vaultTokenSeconds = 600
 
 	terminationLog = "/dev/termination-log"
@@ -198,8 +203,12 @@ func backupJobSpec(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opt
 		backoff = 0
 	}
 	subcommand := run
-	if run == BackupRunDrill {
+	serviceAccount := n.RestoreServiceAccount
+	switch run {
+	case BackupRunDrill:
 		subcommand = "verify"
+	case BackupRunBackup:
+		serviceAccount = n.BackupServiceAccount
 	}
 	restricted := containerSecurityContext()
 	return batchv1.JobSpec{
@@ -209,7 +218,7 @@ func backupJobSpec(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opt
 			ObjectMeta: metav1.ObjectMeta{Labels: backupLabels(inst, prof, opts, policy.Name, run, true)},
 			Spec: corev1.PodSpec{
 				RestartPolicy:      corev1.RestartPolicyNever,
-				ServiceAccountName: n.App,
+				ServiceAccountName: serviceAccount,
 				// The pod needs no API access; its Vault login uses the projected token.
 				AutomountServiceAccountToken: ptr.To(false),
 				EnableServiceLinks:           ptr.To(false),
@@ -270,31 +279,30 @@ func includesAttachments(policy *v1alpha1.BackupPolicy) bool {
 	return ptr.Deref(policy.Spec.Include.Attachments, true)
 }
 
-// backupVolumes are the pod's volumes: the binary, /tmp, the database password, the
-// Vault token, the destination's credentials or volume, and the attachments.
+// backupVolumes are the pod's volumes: the binary, a bounded /tmp, the Vault token, the
+// database's password and CA (not for drills, which never touch the instance's database
+// server but restore into their own scratch server), the destination's credentials or
+// volume, and the attachments.
 func backupVolumes(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Options, policy *v1alpha1.BackupPolicy, run string) ([]corev1.Volume, []corev1.VolumeMount) {
 	n := NamesFor(inst)
 	vols := []corev1.Volume{
 		{Name: "bin", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-		// No size limit: a drill restores the attachments below /tmp to compare them.
-		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-		// Only the password key: the other keys are passed as flags, and the Secret is
-		// never copied.
-		{Name: "db", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName: n.DatabaseAppSecret,
-			Items:      []corev1.KeyToPath{{Key: "password", Path: "password"}},
-		}}},
-		{Name: "vault-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
-			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
-				Path: "token", ExpirationSeconds: ptr.To[int64](vaultTokenSeconds),
-			}}},
-		}}},
+		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(resource.MustParse(backupTmpSize))}}},
+		vaultTokenVolume(opts),
 	}
 	mounts := []corev1.VolumeMount{
 		{Name: "bin", MountPath: backupBinDir, ReadOnly: true},
 		{Name: "tmp", MountPath: backupTmpDir},
-		{Name: "db", MountPath: dbSecretDir, ReadOnly: true},
-		{Name: "vault-token", MountPath: vaultTokenDir, ReadOnly: true},
+		{Name: vaultTokenVolumeName, MountPath: vaultTokenDir, ReadOnly: true},
+	}
+	if run == BackupRunDrill {
+		vols = append(vols, corev1.Volume{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
+			SizeLimit: ptr.To(quantityOr(policy.Spec.RestoreDrill.ScratchSize, "10Gi")),
+		}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "scratch", MountPath: drillScratchDir})
+	} else {
+		dbVols, dbMounts := databaseClientVolumes(inst, true)
+		vols, mounts = append(vols, dbVols...), append(mounts, dbMounts...)
 	}
 	if opts.Vault.CABundle != "" {
 		vols = append(vols, corev1.Volume{Name: "vault-ca", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
@@ -329,7 +337,7 @@ func backupVolumes(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opt
 			// Drills and restores only read backups; backups write them and prune.
 			ReadOnly: run != BackupRunBackup})
 	}
-	// Drills restore into scratch space, never into the live volume.
+	// Drills count the attachments without unpacking them, never touching the live volume.
 	if includesAttachments(policy) && run != BackupRunDrill {
 		vols = append(vols, corev1.Volume{Name: attachmentsVolume, VolumeSource: corev1.VolumeSource{
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: n.Attachments, ReadOnly: run == BackupRunBackup},
@@ -357,32 +365,33 @@ func s3SecretKeyKey(s3 *v1alpha1.S3Destination) string {
 // secret: passwords and keys are files), so `kubectl get cronjob -o yaml` shows exactly
 // what a run does.
 func backupArgs(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Options, policy *v1alpha1.BackupPolicy, run string, src *v1alpha1.RestoreSource) []string {
-	n := NamesFor(inst)
 	spec := policy.Spec
-	instanceName := inst.Name
+	source := inst.Name
 	if src != nil && src.InstanceName != "" {
 		// The backup was taken of another instance of the namespace: read its folder and
-		// decrypt with its key, which the instance's Vault policy allows for decryption
-		// only (vault.Tenant.RestoreFrom).
-		instanceName = src.InstanceName
+		// decrypt with its key, which the restore role may only while this restore runs
+		// (the restore ServiceAccount names it as the restore source).
+		source = src.InstanceName
 	}
-	args := []string{
-		"--db-host=" + n.DatabaseCluster + "-rw",
-		"--db-port=" + strconv.Itoa(PostgresPort),
-		"--db-name=" + prof.Database,
-		"--db-user=" + prof.DatabaseOwner,
-		"--db-password-file=" + dbSecretDir + "/password",
-		"--db-sslmode=require",
-		"--pg-bin-dir=" + fmt.Sprintf("/usr/lib/postgresql/%d/bin", postgresMajor(inst)),
-		"--vault-addr=" + opts.Vault.Address,
-		"--vault-k8s-role=" + VaultRole(inst, opts),
-		"--vault-k8s-mount=" + opts.Vault.KubernetesAuthMount,
-		"--vault-sa-token-file=" + vaultTokenDir + "/token",
-		"--transit-mount=" + opts.Vault.TransitMount,
-		"--transit-key=" + vault.TenantName(opts.Vault.Prefix, inst.Namespace, instanceName),
-		"--instance-namespace=" + inst.Namespace,
-		"--instance-name=" + instanceName,
+	workload := vault.WorkloadRestore
+	if run == BackupRunBackup {
+		workload = vault.WorkloadBackup
 	}
+	var args []string
+	if run != BackupRunDrill {
+		args = append(args, databaseArgs(inst, prof)...)
+	}
+	args = append(args,
+		"--pg-bin-dir="+fmt.Sprintf("/usr/lib/postgresql/%d/bin", postgresMajor(inst)),
+		"--vault-addr="+opts.Vault.Address,
+		"--vault-k8s-role="+vault.RoleName(opts.Vault.Prefix, inst.Namespace, inst.Name, workload),
+		"--vault-k8s-mount="+opts.Vault.KubernetesAuthMount,
+		"--vault-sa-token-file="+vaultTokenDir+"/token",
+		"--transit-mount="+opts.Vault.TransitMount,
+		"--transit-key="+vault.KeyName(opts.Vault.Prefix, inst.Namespace, source),
+		"--instance-namespace="+inst.Namespace,
+		"--instance-name="+source,
+	)
 	if opts.Vault.CABundle != "" {
 		args = append(args, "--vault-ca-file="+vaultCADir+"/"+VaultCAKey)
 	}
@@ -444,7 +453,7 @@ func backupArgs(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts O
 		}
 		args = append(args, "--id="+id)
 	case BackupRunDrill:
-		args = append(args, "--id=latest")
+		args = append(args, "--id=latest", "--scratch-dir="+drillScratchDir)
 	}
 	return args
 }

@@ -9,10 +9,11 @@ import (
 )
 
 // BackupNetworkPolicy lets the instance's backup, drill and restore pods reach the S3
-// destination: exactly BackupEgressCIDRs on the endpoint's port, added to what the
-// <name>-jobs policy allows (database and Vault). It is nil for a volume destination,
-// which needs no network, and when the endpoint is a host name without egressCIDRs: no
-// policy can name a host, and the BackupPolicy reports it instead.
+// destination: exactly BackupEgressCIDRs (within the operator's egress bounds) on the
+// endpoint's port, added to what the <name>-jobs policy allows (database and Vault). It is
+// nil for a volume destination, which needs no network, and when no CIDR is left (a host
+// name without egressCIDRs: no policy can name a host; or CIDRs the bounds refuse): the
+// BackupPolicy reports it instead.
 func BackupNetworkPolicy(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Options, policy *v1alpha1.BackupPolicy) *networkingv1.NetworkPolicy {
 	return s3EgressPolicy(inst, prof, opts, policy, BackupNamesFor(inst).EgressPolicy, "")
 }
@@ -26,8 +27,8 @@ func RestoreNetworkPolicy(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profi
 
 func s3EgressPolicy(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Options, policy *v1alpha1.BackupPolicy, name, run string) *networkingv1.NetworkPolicy {
 	s3 := policy.Spec.Destination.S3
-	cidrs := BackupEgressCIDRs(s3)
-	if len(cidrs) == 0 {
+	to := tenantPeers(opts.TenantEgress, BackupEgressCIDRs(s3))
+	if len(to) == 0 {
 		return nil
 	}
 	// Only the backup pods, not the migration Job, which shares the job role.
@@ -42,7 +43,7 @@ func s3EgressPolicy(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, op
 		p.Labels[LabelBackupRun] = run
 	}
 	p.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{
-		To:    cidrPeers(cidrs),
+		To:    to,
 		Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, s3Port(s3.Endpoint))},
 	}}
 	return p

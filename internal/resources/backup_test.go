@@ -102,17 +102,17 @@ func TestBackupCronJobs(t *testing.T) {
 			wantArgs: []string{"--s3-endpoint=203.0.113.10:9000", "--s3-bucket=helpdesk-backups", "--s3-prefix=prod/", "--s3-region=eu-central-1",
 				"--s3-access-key-file=/etc/helpdesk/s3/access-key", "--s3-secret-key-file=/etc/helpdesk/s3/secret-key", "--s3-ca-file=/etc/helpdesk/s3-ca/ca.crt",
 				"--keep-last=7", "--keep-daily=14", "--keep-weekly=8", "--keep-monthly=12", "--max-age=8760h0m0s", "--time-zone=Europe/Berlin",
-				"--attachments-dir=/helpy/public/uploads", "--vault-k8s-role=helpdesk-tenant-a-support", "--transit-key=helpdesk-tenant-a-support",
+				"--attachments-dir=/helpy/public/uploads", "--vault-k8s-role=helpdesk_tenant-a_support_backup", "--transit-key=helpdesk_tenant-a_support",
 				"--db-host=support-db-rw", "--db-password-file=/etc/helpdesk/db/password", "--pg-bin-dir=/usr/lib/postgresql/16/bin",
 				"--vault-sa-token-file=/var/run/secrets/helpdesk/vault/token", "--vault-addr=https://vault.vault.svc:8200"},
-			wantVolumes:  []string{"bin", "tmp", "db", "vault-token", "s3", "s3-ca", "attachments"},
+			wantVolumes:  []string{"bin", "tmp", "vault-token", "db-ca", "db", "s3", "s3-ca", "attachments"},
 			wantReadOnly: map[string]bool{"attachments": true, "db": true, "s3": true},
 			wantTimeZone: ptr.To("Europe/Berlin"),
 		},
 		{
 			name: "volume", inst: haInstance(), policy: pvcPolicy(),
 			wantArgs:      []string{"--path=/backup/helpdesk", "--keep-last=3", "--pg-bin-dir=/usr/lib/postgresql/17/bin"},
-			wantVolumes:   []string{"bin", "tmp", "db", "vault-token", "destination"},
+			wantVolumes:   []string{"bin", "tmp", "vault-token", "db-ca", "db", "destination"},
 			wantReadOnly:  map[string]bool{"destination": false},
 			wantSuspended: true,
 		},
@@ -136,8 +136,8 @@ func TestBackupCronJobs(t *testing.T) {
 			}
 			pod := spec.JobTemplate.Spec.Template.Spec
 			checkRestricted(t, tc.name, pod)
-			if pod.ServiceAccountName != NamesFor(tc.inst).App || ptr.Deref(pod.AutomountServiceAccountToken, true) {
-				t.Errorf("service account %q automount %v; want the instance's, with only the projected token", pod.ServiceAccountName, pod.AutomountServiceAccountToken)
+			if pod.ServiceAccountName != NamesFor(tc.inst).BackupServiceAccount || ptr.Deref(pod.AutomountServiceAccountToken, true) {
+				t.Errorf("service account %q automount %v; want the backup workload's, with only the projected token", pod.ServiceAccountName, pod.AutomountServiceAccountToken)
 			}
 			labels := spec.JobTemplate.Spec.Template.Labels
 			if labels[LabelHelpdeskRole] != RoleJob || labels[LabelBackupPolicy] != tc.policy.Name || labels[LabelBackupRun] != BackupRunBackup || labels[LabelComponent] != ComponentBackup {
@@ -174,6 +174,14 @@ func TestBackupCronJobs(t *testing.T) {
 					t.Errorf("volume %s mounts the whole Secret %s; mount only the keys needed", v.Name, v.Secret.SecretName)
 				}
 			}
+			for _, v := range pod.Volumes {
+				if v.Name == "vault-token" && (v.Projected == nil || v.Projected.Sources[0].ServiceAccountToken.Audience != opts.Vault.Audience) {
+					t.Errorf("the Vault token %+v is not for the Vault audience", v.VolumeSource)
+				}
+				if v.Name == "db-ca" && (v.Secret == nil || v.Secret.SecretName != NamesFor(tc.inst).DatabaseCA || v.Secret.Items[0].Key != "ca.crt") {
+					t.Errorf("the database CA volume %+v must mount only ca.crt of CloudNativePG's CA Secret", v.VolumeSource)
+				}
+			}
 			if !reflect.DeepEqual(vols, tc.wantVolumes) {
 				t.Errorf("volumes %v, want %v", vols, tc.wantVolumes)
 			}
@@ -200,12 +208,32 @@ func TestDrillCronJob(t *testing.T) {
 		t.Errorf("drill CronJob %s on %q", cj.Name, cj.Spec.Schedule)
 	}
 	c := cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0]
-	if c.Command[len(c.Command)-1] != "verify" || !slices.Contains(c.Args, "--id=latest") {
+	if c.Command[len(c.Command)-1] != "verify" || !slices.Contains(c.Args, "--id=latest") || !slices.Contains(c.Args, "--scratch-dir=/scratch") {
 		t.Errorf("drill runs %q %q", c.Command, c.Args)
 	}
-	for _, v := range cj.Spec.JobTemplate.Spec.Template.Spec.Volumes {
-		if v.Name == attachmentsVolume {
-			t.Error("a drill must never mount the live attachments volume")
+	// A drill restores into its own throwaway server: it never reaches the instance's
+	// database, so it gets neither its password nor its host.
+	for _, a := range c.Args {
+		if strings.HasPrefix(a, "--db-") {
+			t.Errorf("drill arg %s: a drill must not connect to the instance's database", a)
+		}
+	}
+	pod := cj.Spec.JobTemplate.Spec.Template.Spec
+	if pod.ServiceAccountName != NamesFor(minimalInstance()).RestoreServiceAccount {
+		t.Errorf("drill runs as %q, want the restore workload", pod.ServiceAccountName)
+	}
+	for _, v := range pod.Volumes {
+		switch v.Name {
+		case attachmentsVolume, "db":
+			t.Errorf("a drill must never mount volume %s", v.Name)
+		case "scratch":
+			if v.EmptyDir == nil || v.EmptyDir.SizeLimit == nil || v.EmptyDir.SizeLimit.String() != "10Gi" {
+				t.Errorf("scratch volume %+v, want an emptyDir sized from the policy", v.VolumeSource)
+			}
+		case "tmp":
+			if v.EmptyDir == nil || v.EmptyDir.SizeLimit == nil {
+				t.Error("/tmp has no size limit")
+			}
 		}
 	}
 	if cj.Spec.JobTemplate.Spec.Template.Labels[LabelBackupRun] != BackupRunDrill {
@@ -232,7 +260,7 @@ func TestRestoreJob(t *testing.T) {
 	}
 	inst.Spec.RestoreFrom.InstanceName = "old-desk"
 	c = RestoreJob(inst, prof, backupOptions(), s3Policy()).Spec.Template.Spec.Containers[0]
-	if !slices.Contains(c.Args, "--instance-name=old-desk") || !slices.Contains(c.Args, "--transit-key=helpdesk-tenant-a-old-desk") || !slices.Contains(c.Args, "--vault-k8s-role=helpdesk-tenant-a-support") {
+	if !slices.Contains(c.Args, "--instance-name=old-desk") || !slices.Contains(c.Args, "--transit-key=helpdesk_tenant-a_old-desk") || !slices.Contains(c.Args, "--vault-k8s-role=helpdesk_tenant-a_support_restore") {
 		t.Errorf("restoring another instance's backup reads its folder with its key, logged in as this one: %q", c.Args)
 	}
 }

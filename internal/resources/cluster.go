@@ -60,9 +60,8 @@ func Cluster(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Opti
 				// Checksums can only be chosen at initdb; they turn silent storage
 				// corruption into an error.
 				DataChecksums: ptr.To(true),
-				// Restore drills restore into a scratch database next to the real one,
-				// as the application user: it must be able to create and drop it.
-				PostInitSQL: []string{fmt.Sprintf("ALTER ROLE %q CREATEDB", prof.DatabaseOwner)},
+				// No CREATEDB for the internet-facing app role: restore drills restore into
+				// a throwaway server inside the drill pod, never next to the real database.
 			}},
 			EnableSuperuserAccess: ptr.To(false),
 			// CloudNativePG's budget for a lone primary would block every node drain, as

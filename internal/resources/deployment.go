@@ -21,7 +21,6 @@ import (
 // error. With ReadWriteMany they spread across nodes and zones.
 func Deployment(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Options, configHash string) *appsv1.Deployment {
 	n := NamesFor(inst)
-	vaultAgent := usesVaultAgent(inst)
 	podLabels := PodLabels(inst, prof, opts, ComponentApp, RoleApp)
 
 	annotations := map[string]string{AnnotationConfigHash: configHash}
@@ -29,7 +28,7 @@ func Deployment(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts O
 		annotations[k] = v
 	}
 
-	vols, mounts := writableVolumes(prof)
+	vols, mounts := appVolumes(inst, prof, opts)
 	vols = append(vols, corev1.Volume{Name: attachmentsVolume, VolumeSource: corev1.VolumeSource{
 		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: n.Attachments},
 	}})
@@ -57,9 +56,9 @@ func Deployment(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts O
 
 	spec := corev1.PodSpec{
 		ServiceAccountName: n.App,
-		// Only the Vault Agent needs a token (to log in to Vault); the app never talks
-		// to the Kubernetes API.
-		AutomountServiceAccountToken: ptr.To(vaultAgent),
+		// The app never talks to the Kubernetes API; a Vault Agent logs in with the
+		// pod's projected Vault token, which the app container does not mount.
+		AutomountServiceAccountToken: ptr.To(false),
 		EnableServiceLinks:           ptr.To(false),
 		SecurityContext:              podSecurityContext(prof),
 		InitContainers:               seedContainers(inst, prof, opts),

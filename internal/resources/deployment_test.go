@@ -8,6 +8,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
+	"github.com/privatedesk/helpdesk-operator/internal/vault"
 )
 
 func envByName(env []corev1.EnvVar) map[string]corev1.EnvVar {
@@ -132,11 +133,11 @@ func TestDeploymentVaultAgentDelivery(t *testing.T) {
 	opts := testOptions()
 	d := Deployment(inst, prof, opts, "")
 	a := d.Spec.Template.Annotations
-	if a["vault.hashicorp.com/agent-inject"] != "true" || a["vault.hashicorp.com/role"] != "helpdesk-tenant-c-desk" ||
+	if a["vault.hashicorp.com/agent-inject"] != "true" || a["vault.hashicorp.com/role"] != "helpdesk_tenant-c_desk_app" ||
 		a["vault.hashicorp.com/agent-pre-populate-only"] != "true" || a["vault.hashicorp.com/auth-path"] != "auth/kubernetes" {
 		t.Errorf("Vault Agent annotations: %v", a)
 	}
-	if got := a["vault.hashicorp.com/agent-inject-secret-app-env"]; got != "secret/data/helpdesk/tenant-c/desk" {
+	if got := a["vault.hashicorp.com/agent-inject-secret-app-env"]; got != "secret/data/helpdesk/secrets/tenant-c/desk" {
 		t.Errorf("secret path %q", got)
 	}
 	tmpl := a["vault.hashicorp.com/agent-inject-template-app-env"]
@@ -152,8 +153,29 @@ func TestDeploymentVaultAgentDelivery(t *testing.T) {
 	if len(c.Command) < 4 || !strings.Contains(c.Command[2], vaultEnvPath) || c.Command[len(c.Command)-1] != "config/puma.rb" {
 		t.Errorf("command must source the rendered env file and exec Puma: %q", c.Command)
 	}
-	if !ptr.Deref(d.Spec.Template.Spec.AutomountServiceAccountToken, false) {
-		t.Error("the Vault Agent needs the service account token to log in")
+	pod := d.Spec.Template.Spec
+	if ptr.Deref(pod.AutomountServiceAccountToken, true) {
+		t.Error("no API token may be mounted: the Vault Agent logs in with the projected Vault token")
+	}
+	if a["vault.hashicorp.com/agent-service-account-token-volume-name"] != vaultTokenVolumeName {
+		t.Errorf("the agent is not pointed at the projected token: %v", a)
+	}
+	var token *corev1.ServiceAccountTokenProjection
+	for _, v := range pod.Volumes {
+		if v.Name == vaultTokenVolumeName && v.Projected != nil {
+			token = v.Projected.Sources[0].ServiceAccountToken
+		}
+	}
+	if token == nil || token.Audience != opts.Vault.Audience || token.Audience == "" {
+		t.Errorf("projected Vault token %+v, want one for the Vault audience", token)
+	}
+	for _, m := range c.VolumeMounts {
+		if m.Name == vaultTokenVolumeName {
+			t.Error("the app container mounts the Vault token; only the agent may")
+		}
+	}
+	if a["vault.hashicorp.com/role"] != vault.RoleName("helpdesk", inst.Namespace, inst.Name, vault.WorkloadApp) {
+		t.Errorf("agent role %q, want the app workload's", a["vault.hashicorp.com/role"])
 	}
 	if AppSecret(inst, prof, opts, testSecrets()) != nil {
 		t.Error("no app Secret may exist with Vault Agent delivery")

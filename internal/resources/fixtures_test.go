@@ -123,10 +123,11 @@ func buildAll(t testing.TB, inst *v1alpha1.HelpdeskInstance, opts Options) []run
 	t.Helper()
 	prof := helpyProfile(t)
 	hash := ConfigHash(prof, ConfigInputs{AppSecrets: testSecrets()})
-	objs := []runtime.Object{
-		ServiceAccount(inst, prof, opts),
-		Cluster(inst, prof, opts),
+	var objs []runtime.Object
+	for _, sa := range ServiceAccounts(inst, prof, opts, "") {
+		objs = append(objs, sa)
 	}
+	objs = append(objs, Cluster(inst, prof, opts))
 	if s := AppSecret(inst, prof, opts, testSecrets()); s != nil {
 		objs = append(objs, s)
 	}

@@ -31,7 +31,7 @@ func MigrationJob(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts
 	n := NamesFor(inst)
 	image := AppImage(inst, prof, opts)
 	keys := prof.MigrationSecretKeys()
-	vols, mounts := writableVolumes(prof)
+	vols, mounts := appVolumes(inst, prof, opts)
 
 	annotations := map[string]string{}
 	for k, v := range vaultAgentAnnotations(inst, opts, keys) {
@@ -59,7 +59,7 @@ func MigrationJob(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts
 					// Failed pods stay for their logs; the Job retries with new pods.
 					RestartPolicy:                corev1.RestartPolicyNever,
 					ServiceAccountName:           n.App,
-					AutomountServiceAccountToken: ptr.To(usesVaultAgent(inst)),
+					AutomountServiceAccountToken: ptr.To(false),
 					EnableServiceLinks:           ptr.To(false),
 					SecurityContext:              podSecurityContext(prof),
 					Containers: []corev1.Container{{

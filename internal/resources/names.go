@@ -29,8 +29,15 @@ type Names struct {
 	DatabaseCluster string
 	// DatabaseAppSecret is the Secret CloudNativePG writes for the application user.
 	DatabaseAppSecret string
+	// DatabaseCA is the Secret CloudNativePG keeps its CA in; pods verify the server with
+	// its ca.crt (only that key is ever mounted).
+	DatabaseCA string
 	// App names the Deployment, Service, ServiceAccount, Ingress and PodDisruptionBudget.
 	App string
+	// BackupServiceAccount runs the backup Jobs; RestoreServiceAccount the restore and
+	// drill Jobs. Each has its own Vault role.
+	BackupServiceAccount  string
+	RestoreServiceAccount string
 	// Attachments is the PersistentVolumeClaim of uploaded files.
 	Attachments string
 	// AppSecret holds the app secrets from Vault (Secret delivery only).
@@ -53,19 +60,22 @@ func NamesFor(inst *v1alpha1.HelpdeskInstance) Names {
 	child := func(suffix string, limit int) string { return childName(name, suffix, limit) }
 	cluster := child("db", maxClusterName)
 	return Names{
-		InstanceLabel:     labelValue(name),
-		DatabaseCluster:   cluster,
-		DatabaseAppSecret: cluster + "-app",
-		App:               child("app", maxName),
-		Attachments:       child("attachments", maxName),
-		AppSecret:         child("secrets", maxName),
-		VaultCA:           child("vault-ca", maxName),
-		PolicyDefaultDeny: child("default-deny", maxName),
-		PolicyDNS:         child("dns", maxName),
-		PolicyApp:         child("app", maxName),
-		PolicyDatabase:    child("db", maxName),
-		PolicyJobs:        child("jobs", maxName),
-		base:              name,
+		InstanceLabel:         labelValue(name),
+		DatabaseCluster:       cluster,
+		DatabaseAppSecret:     cluster + "-app",
+		DatabaseCA:            cluster + "-ca",
+		App:                   child("app", maxName),
+		BackupServiceAccount:  child("backup", maxName),
+		RestoreServiceAccount: child("restore", maxName),
+		Attachments:           child("attachments", maxName),
+		AppSecret:             child("secrets", maxName),
+		VaultCA:               child("vault-ca", maxName),
+		PolicyDefaultDeny:     child("default-deny", maxName),
+		PolicyDNS:             child("dns", maxName),
+		PolicyApp:             child("app", maxName),
+		PolicyDatabase:        child("db", maxName),
+		PolicyJobs:            child("jobs", maxName),
+		base:                  name,
 	}
 }
 

@@ -91,22 +91,30 @@ func appPolicy(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Op
 	if usesVaultAgent(inst) {
 		p.Spec.Egress = append(p.Spec.Egress, toVault(opts)...)
 	}
+	// Tenant CIDRs pass the operator's bounds: denied ranges are excepted, refused CIDRs
+	// left out (EgressProblems reports them).
 	if smtp := inst.Spec.Network.SMTP; smtp != nil {
 		smtpPort := smtp.Port
 		if smtpPort == 0 {
 			smtpPort = 587
 		}
-		p.Spec.Egress = append(p.Spec.Egress, networkingv1.NetworkPolicyEgressRule{
-			To:    cidrPeers([]string{smtp.CIDR}),
-			Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, smtpPort)},
-		})
+		if to := tenantPeers(opts.TenantEgress, []string{smtp.CIDR}); len(to) > 0 {
+			p.Spec.Egress = append(p.Spec.Egress, networkingv1.NetworkPolicyEgressRule{
+				To:    to,
+				Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, smtpPort)},
+			})
+		}
 	}
 	for _, e := range inst.Spec.Network.AdditionalEgress {
+		to := tenantPeers(opts.TenantEgress, []string{e.CIDR})
+		if len(to) == 0 {
+			continue
+		}
 		var ports []networkingv1.NetworkPolicyPort
 		for _, pt := range e.Ports {
 			ports = append(ports, port(corev1.ProtocolTCP, pt))
 		}
-		p.Spec.Egress = append(p.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: cidrPeers([]string{e.CIDR}), Ports: ports})
+		p.Spec.Egress = append(p.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: to, Ports: ports})
 	}
 	return p
 }

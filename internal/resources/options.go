@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -51,6 +52,14 @@ type Options struct {
 	// default/kubernetes Service and their port (usually 6443, not the Service's 443,
 	// because policies see traffic after the Service is resolved).
 	APIServer CIDREndpoint
+
+	// TenantEgress bounds the egress CIDRs a tenant's spec may open.
+	TenantEgress EgressBounds
+
+	// AllowedHostnameSuffixes, when set, are the only DNS suffixes an instance's hostname
+	// may have (e.g. ".tenants.example.com"), so no tenant can take the platform's own
+	// hosts or another domain.
+	AllowedHostnameSuffixes []string
 
 	// CertManager enables cert-manager annotations on Ingresses whose spec.tls sets an
 	// issuer; without it the issuer is ignored and the TLS Secret must exist.
@@ -104,6 +113,9 @@ type VaultOptions struct {
 	Address string
 	// TransitMount holds the tenants' transit keys, which encrypt backups.
 	TransitMount string
+	// Audience is the audience of the projected tokens pods log in to Vault with; the
+	// tenant roles accept no other (vault.Config.Audience).
+	Audience string
 	// CABundle is the PEM certificate authority of Vault's TLS certificate when it is
 	// private (the operator's --vault-ca-cert). Backup, drill and restore pods get it
 	// from a ConfigMap in the instance's namespace: a CA certificate is public.
@@ -141,8 +153,10 @@ func DefaultOptions() Options {
 			KVMount:             "secret",
 			KubernetesAuthMount: "kubernetes",
 			TransitMount:        "transit",
+			Audience:            "vault",
 		},
 		APIServer:             CIDREndpoint{Port: 6443},
+		TenantEgress:          EgressBounds{Denied: append([]string(nil), DefaultDeniedEgress...)},
 		MigrationBackoffLimit: 3,
 	}
 }
@@ -173,13 +187,19 @@ func (o Options) Validate() error {
 	errs = append(errs, validCIDRs("DNS", o.DNS.CIDRs), validPort("DNS", o.DNS.Port))
 	errs = append(errs, o.Vault.Peer.validate("Vault", len(o.Vault.CIDRs) == 0))
 	errs = append(errs, validCIDRs("Vault", o.Vault.CIDRs), validPort("Vault", o.Vault.Port))
-	if o.Vault.Prefix == "" || o.Vault.KVMount == "" || o.Vault.KubernetesAuthMount == "" {
-		errs = append(errs, errors.New("the Vault prefix, KV mount and Kubernetes auth mount must not be empty"))
+	if o.Vault.Prefix == "" || o.Vault.KVMount == "" || o.Vault.KubernetesAuthMount == "" || o.Vault.Audience == "" {
+		errs = append(errs, errors.New("the Vault prefix, KV mount, Kubernetes auth mount and audience must not be empty"))
 	}
 	if len(o.APIServer.CIDRs) == 0 {
 		errs = append(errs, errors.New("the API server addresses are required: the database pods cannot work without it"))
 	}
 	errs = append(errs, validCIDRs("API server", o.APIServer.CIDRs), validPort("API server", o.APIServer.Port))
+	errs = append(errs, validCIDRs("tenant egress allowed ranges", o.TenantEgress.Allowed), validCIDRs("tenant egress denied ranges", o.TenantEgress.Denied))
+	for _, suffix := range o.AllowedHostnameSuffixes {
+		if !strings.HasPrefix(suffix, ".") || len(suffix) < 2 {
+			errs = append(errs, fmt.Errorf("allowed hostname suffix %q must start with a dot, e.g. .tenants.example.com", suffix))
+		}
+	}
 	if o.OperatorImage == "" {
 		errs = append(errs, errors.New("the operator image is required (--operator-image): backup, drill and restore pods copy the operator binary from it"))
 	}

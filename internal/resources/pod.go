@@ -22,6 +22,9 @@ const (
 	vaultEnvPath = "/vault/secrets/" + vaultEnvFile
 
 	annotationVaultPrefix = "vault.hashicorp.com/"
+
+	// vaultTokenVolumeName holds the projected token pods log in to Vault with.
+	vaultTokenVolumeName = "vault-token"
 )
 
 // Volumes the builders add besides the profile's writable paths.
@@ -58,12 +61,26 @@ func appEnv(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, secretKeys
 	if prof.SiteURLEnv != "" {
 		env = append(env, corev1.EnvVar{Name: prof.SiteURLEnv, Value: SiteURL(inst)})
 	}
+	env = append(env, databaseCAEnv())
 	if !usesVaultAgent(inst) {
 		for _, k := range secretKeys {
 			env = append(env, secretEnv(k, n.AppSecret, k))
 		}
 	}
 	return env
+}
+
+// appVolumes are the volumes of the app and migration pods besides the attachments: the
+// profile's writable paths, the database CA, and with Vault Agent delivery the projected
+// token its agent logs in with.
+func appVolumes(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Options) ([]corev1.Volume, []corev1.VolumeMount) {
+	vols, mounts := writableVolumes(prof)
+	dbVols, dbMounts := databaseClientVolumes(inst, false)
+	vols, mounts = append(vols, dbVols...), append(mounts, dbMounts...)
+	if usesVaultAgent(inst) {
+		vols = append(vols, vaultTokenVolume(opts))
+	}
+	return vols, mounts
 }
 
 func secretEnv(name, secret, key string) corev1.EnvVar {
@@ -84,22 +101,34 @@ func command(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, argv []st
 	return append([]string{prof.Shell, "-c", `. ` + vaultEnvPath + ` && exec "$@"`, prof.Name}, argv...)
 }
 
-// VaultRole is the tenant's Kubernetes auth role (and transit key and policy) name, as
+// VaultRole is the Kubernetes auth role the app's Vault Agent logs in with, as
 // internal/vault creates it.
 func VaultRole(inst *v1alpha1.HelpdeskInstance, opts Options) string {
-	return vault.TenantName(opts.Vault.Prefix, inst.Namespace, inst.Name)
+	return vault.RoleName(opts.Vault.Prefix, inst.Namespace, inst.Name, vault.WorkloadApp)
 }
 
 // VaultSecretPath is the API path the Vault Agent reads the app secrets from.
 func VaultSecretPath(inst *v1alpha1.HelpdeskInstance, opts Options) string {
-	return opts.Vault.KVMount + "/data/" + vault.KVPath(opts.Vault.Prefix, inst.Namespace, inst.Name)
+	return opts.Vault.KVMount + "/data/" + vault.SecretsPath(opts.Vault.Prefix, inst.Namespace, inst.Name)
+}
+
+// vaultTokenVolume is the projected ServiceAccount token a pod logs in to Vault with: for
+// Vault's audience only (the API server refuses it, and Vault's roles refuse any other),
+// short-lived and renewed by the kubelet. Only the container that logs in mounts it.
+func vaultTokenVolume(opts Options) corev1.Volume {
+	return corev1.Volume{Name: vaultTokenVolumeName, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
+			Audience: opts.Vault.Audience, Path: "token", ExpirationSeconds: ptr.To[int64](vaultTokenSeconds),
+		}}},
+	}}}
 }
 
 // vaultAgentAnnotations ask the injector to render keys as a shell env file before the
 // pod's containers start. Pre-populate only: the values are read once at start, and a
-// sidecar would keep a Job from ever completing. The values are URL-safe (see
-// appprofile.Secret), so single quotes need no escaping. Only the path is written here,
-// never a value.
+// sidecar would keep a Job from ever completing. The agent logs in with the pod's
+// projected Vault token (no automounted API token anywhere in the pod). Each value is
+// single-quoted with any quote in it escaped, so no value can break out into the shell
+// that sources the file. Only the path is written here, never a value.
 func vaultAgentAnnotations(inst *v1alpha1.HelpdeskInstance, opts Options, keys []string) map[string]string {
 	if !usesVaultAgent(inst) {
 		return nil
@@ -110,16 +139,17 @@ func vaultAgentAnnotations(inst *v1alpha1.HelpdeskInstance, opts Options, keys [
 	var tmpl strings.Builder
 	fmt.Fprintf(&tmpl, "{{- with secret %q }}\n", path)
 	for _, k := range sorted {
-		fmt.Fprintf(&tmpl, "export %s='{{ index .Data.data %q }}'\n", k, k)
+		fmt.Fprintf(&tmpl, "export %s='{{ index .Data.data %q | replaceAll %s %s }}'\n", k, k, `"'"`, `"'\\''"`)
 	}
 	tmpl.WriteString("{{- end }}\n")
 	return map[string]string{
-		annotationVaultPrefix + "agent-inject":                          "true",
-		annotationVaultPrefix + "agent-pre-populate-only":               "true",
-		annotationVaultPrefix + "role":                                  VaultRole(inst, opts),
-		annotationVaultPrefix + "auth-path":                             "auth/" + opts.Vault.KubernetesAuthMount,
-		annotationVaultPrefix + "agent-inject-secret-" + vaultEnvFile:   path,
-		annotationVaultPrefix + "agent-inject-template-" + vaultEnvFile: tmpl.String(),
+		annotationVaultPrefix + "agent-inject":                            "true",
+		annotationVaultPrefix + "agent-pre-populate-only":                 "true",
+		annotationVaultPrefix + "role":                                    VaultRole(inst, opts),
+		annotationVaultPrefix + "auth-path":                               "auth/" + opts.Vault.KubernetesAuthMount,
+		annotationVaultPrefix + "agent-service-account-token-volume-name": vaultTokenVolumeName,
+		annotationVaultPrefix + "agent-inject-secret-" + vaultEnvFile:     path,
+		annotationVaultPrefix + "agent-inject-template-" + vaultEnvFile:   tmpl.String(),
 	}
 }
 

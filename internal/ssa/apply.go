@@ -93,9 +93,10 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 	return true, nil
 }
 
-// resourceVersion reads the object's current resourceVersion ("" when absent). Secrets
-// and ConfigMaps are read as metadata only: the operator does not keep the data of every
-// Secret and ConfigMap of the cluster in memory (it watches them with OnlyMetadata).
+// resourceVersion reads the object's current resourceVersion ("" when absent). Secrets,
+// ConfigMaps and PersistentVolumeClaims are read as metadata only: the operator keeps no
+// Secret data in memory, and the policies' references to claims need only metadata too
+// (one informer per kind).
 func (a *Applier) resourceVersion(ctx context.Context, desired client.Object) (string, error) {
 	current := desired.DeepCopyObject().(client.Object)
 	switch desired.(type) {
@@ -103,6 +104,8 @@ func (a *Applier) resourceVersion(ctx context.Context, desired client.Object) (s
 		current = metadataOf("Secret")
 	case *corev1.ConfigMap:
 		current = metadataOf("ConfigMap")
+	case *corev1.PersistentVolumeClaim:
+		current = metadataOf("PersistentVolumeClaim")
 	}
 	err := a.client.Get(ctx, client.ObjectKeyFromObject(desired), current)
 	switch {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	vaultapi "github.com/hashicorp/vault/api"
@@ -26,6 +27,8 @@ type Client struct {
 	mu sync.Mutex
 	// auth is the latest login (or token lookup) whose lifetime Start watches.
 	auth *vaultapi.Secret
+	// setupCheckedAt is when checkTenantPolicies last found Vault set up right.
+	setupCheckedAt time.Time
 }
 
 // options are test seams, unexported so production code cannot depend on them.
@@ -177,13 +180,7 @@ func (c *Client) API() *vaultapi.Client { return c.api }
 // NeedLeaderElection lets every replica keep its own token alive, not just the leader.
 func (c *Client) NeedLeaderElection() bool { return false }
 
-func (c *Client) names(t Tenant) Names { return NamesFor(c.cfg.Prefix, t.Namespace, t.Name) }
+func (c *Client) names(namespace, name string) Names { return NamesFor(c.cfg.Prefix, namespace, name) }
 
-// Names is everything the tenant owns in Vault, with this client's prefix.
-func (c *Client) Names(t Tenant) Names { return c.names(t) }
-
-// KeyName is the tenant's transit key name, <prefix>-<namespace>-<name>, for status and for
-// the app's configuration.
-func (c *Client) KeyName(namespace, name string) string {
-	return TenantName(c.cfg.Prefix, namespace, name)
-}
+// Names is everything the tenant namespace/name owns in Vault, with this client's prefix.
+func (c *Client) Names(namespace, name string) Names { return c.names(namespace, name) }

@@ -45,6 +45,9 @@ type Config struct {
 	// TenantTokenTTL and TenantTokenMaxTTL are set on each tenant's Kubernetes auth role.
 	TenantTokenTTL    time.Duration
 	TenantTokenMaxTTL time.Duration
+	// Audience is the one audience tenant roles accept; tenant pods request projected
+	// ServiceAccount tokens for it, which the API server itself refuses.
+	Audience string
 	// DevBootstrap asks the operator to enable missing mounts at startup (EnsureMounts).
 	DevBootstrap bool
 }
@@ -64,6 +67,7 @@ func DefaultConfig() Config {
 		RequestTimeout:          10 * time.Second,
 		TenantTokenTTL:          15 * time.Minute,
 		TenantTokenMaxTTL:       time.Hour,
+		Audience:                "vault",
 	}
 	// With only VAULT_ADDR and VAULT_TOKEN set (a developer against a dev server), the
 	// token is what they mean; in a pod there is no token and Kubernetes auth is the way.
@@ -91,7 +95,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.KVMount, "vault-kv-mount", c.KVMount,
 		"Path of Vault's KV version 2 secrets engine holding each tenant's app secrets.")
 	fs.StringVar(&c.Prefix, "vault-prefix", c.Prefix,
-		"Prefix of every key, policy, role (<prefix>-<namespace>-<name>) and KV path (<prefix>/<namespace>/<name>) the operator manages.")
+		"Prefix of every name the operator manages in Vault: keys <prefix>_<namespace>_<name>, roles <prefix>_<namespace>_<name>_<workload>, the tenant policies <prefix>-tenant-<workload>, KV paths <prefix>/secrets/... and <prefix>/owners/....")
 	fs.StringVar(&c.ServiceAccountTokenPath, "vault-sa-token-path", c.ServiceAccountTokenPath,
 		"File with the ServiceAccount token used for Kubernetes auth; read again at each login.")
 	fs.StringVar(&c.CACertFile, "vault-ca-cert", c.CACertFile,
@@ -102,11 +106,13 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 		"TTL of the Vault tokens a tenant's pods get from their Kubernetes auth role.")
 	fs.DurationVar(&c.TenantTokenMaxTTL, "vault-tenant-token-max-ttl", c.TenantTokenMaxTTL,
 		"Maximum TTL, renewals included, of the Vault tokens a tenant's pods get.")
+	fs.StringVar(&c.Audience, "vault-audience", c.Audience,
+		"Audience of the ServiceAccount tokens tenant pods log in to Vault with; every tenant role accepts only this audience.")
 	fs.BoolVar(&c.DevBootstrap, "vault-dev-bootstrap", c.DevBootstrap,
 		"Enable the transit, KV v2 and Kubernetes auth mounts when missing and configure Kubernetes auth for this cluster. For development Vault servers only.")
 }
 
-// Dashes separate the parts of key, policy and role names, so the prefix is a DNS label.
+// The prefix is a DNS label: it holds no '_', which separates the parts of tenant names.
 var prefixPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 
 // Validate reports every setting that cannot work, saying which flag to fix.
@@ -144,6 +150,9 @@ func (c Config) Validate() error {
 	}
 	if c.RequestTimeout <= 0 {
 		errs = append(errs, errors.New("--vault-request-timeout must be positive"))
+	}
+	if c.Audience == "" {
+		errs = append(errs, errors.New("--vault-audience must not be empty: tenant tokens would then be valid for the API server too"))
 	}
 	if c.TenantTokenTTL <= 0 || c.TenantTokenMaxTTL < c.TenantTokenTTL {
 		errs = append(errs, errors.New("--vault-tenant-token-ttl must be positive and at most --vault-tenant-token-max-ttl"))

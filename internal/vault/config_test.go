@@ -27,7 +27,7 @@ func TestBindFlagsDevelopmentEnvironment(t *testing.T) {
 		Address: "http://127.0.0.1:8200", AuthMethod: AuthToken, KubernetesMount: "kubernetes",
 		TransitMount: "transit", KVMount: "secret", Prefix: "helpdesk",
 		ServiceAccountTokenPath: DefaultServiceAccountTokenPath, Token: "dev-root-token",
-		RequestTimeout: 10 * time.Second, TenantTokenTTL: 15 * time.Minute, TenantTokenMaxTTL: time.Hour,
+		RequestTimeout: 10 * time.Second, TenantTokenTTL: 15 * time.Minute, TenantTokenMaxTTL: time.Hour, Audience: "vault",
 	}
 	if cfg != want {
 		t.Errorf("config = %+v\nwant %+v", cfg.MarshalLog(), want.MarshalLog())
@@ -82,7 +82,7 @@ func TestBindFlagsOverrides(t *testing.T) {
 func TestValidate(t *testing.T) {
 	base := Config{Address: "http://x", AuthMethod: AuthToken, Token: "hvs.not-a-real-token", KubernetesMount: "kubernetes",
 		TransitMount: "transit", KVMount: "secret", Prefix: "helpdesk", RequestTimeout: time.Second,
-		TenantTokenTTL: time.Minute, TenantTokenMaxTTL: time.Hour}
+		TenantTokenTTL: time.Minute, TenantTokenMaxTTL: time.Hour, Audience: "vault"}
 	tests := []struct {
 		name   string
 		change func(*Config)
@@ -96,6 +96,7 @@ func TestValidate(t *testing.T) {
 		{"no timeout", func(c *Config) { c.RequestTimeout = 0 }, "--vault-request-timeout"},
 		{"ttl above max", func(c *Config) { c.TenantTokenTTL = 2 * time.Hour }, "--vault-tenant-token-ttl"},
 		{"empty mount", func(c *Config) { c.KVMount = "" }, "--vault-kv-mount is empty"},
+		{"no audience", func(c *Config) { c.Audience = "" }, "--vault-audience"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

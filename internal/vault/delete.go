@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// DeletionPolicy says what DeleteTenant removes besides the role and policy, which always
-// go so that no pod can use the tenant's key or secrets any more.
+// DeletionPolicy says what DeleteTenant removes besides the roles, which always go so
+// that no pod can use the tenant's key or secrets any more.
 type DeletionPolicy string
 
 const (
@@ -20,46 +20,80 @@ const (
 	Shred DeletionPolicy = "Shred"
 )
 
-// DeleteTenant removes the tenant's Vault objects according to policy. Objects already gone
-// count as deleted, so it is safe to repeat. When the names belong to another tenant it
-// deletes nothing and returns an error for which IsNameConflict is true.
-func (c *Client) DeleteTenant(ctx context.Context, t Tenant, policy DeletionPolicy) error {
-	if t.Namespace == "" || t.Name == "" {
-		return fmt.Errorf("vault: DeleteTenant: tenant namespace and name are required")
-	}
-	switch policy {
-	case Retain, Delete, Shred:
-	default:
-		return fmt.Errorf("vault: DeleteTenant %s: deletion policy %q: want %s, %s or %s", t.id(), policy, Retain, Delete, Shred)
-	}
-	names := c.names(t)
-	// Never delete another tenant's objects that happen to share the dashed name.
-	if _, err := c.readOwnPolicy(ctx, t, names); err != nil {
-		return err
-	}
+// DeleteResult says what DeleteTenant found.
+type DeleteResult struct {
+	// Owned is false when the instance owned nothing in Vault (it never claimed its names,
+	// or an earlier instance's retained state holds them): nothing was touched.
+	Owned bool
+}
 
-	rolePath := "auth/" + c.cfg.KubernetesMount + "/role/" + names.Role
-	if _, err := c.api.Logical().DeleteWithContext(ctx, rolePath); err != nil && !isNotFound(err) {
-		return wrap("delete Kubernetes auth role", rolePath, err)
+// DeleteTenant removes the tenant's Vault objects according to policy, but only when the
+// ownership record names t.UID: state an earlier instance left behind, or another
+// operator's, is never touched. Objects already gone count as deleted, so it is safe to
+// repeat. The record stays while the key does (Retain, Delete), marked as retained, so a
+// later instance of the same name neither adopts the key unasked nor loses track of it.
+func (c *Client) DeleteTenant(ctx context.Context, t Tenant, policy DeletionPolicy) (DeleteResult, error) {
+	if err := ValidateTenant(t.Namespace, t.Name); err != nil {
+		return DeleteResult{}, fmt.Errorf("vault: DeleteTenant: %w", err)
 	}
-	// Role first so no new token is issued; removing the policy then cuts off the tokens
-	// already out, since Vault resolves policies by name on every request.
-	policyPath := "sys/policies/acl/" + names.Policy
-	if err := c.api.Sys().DeletePolicyWithContext(ctx, names.Policy); err != nil && !isNotFound(err) {
-		return wrap("delete policy", policyPath, err)
+	var state string
+	switch policy {
+	case Retain:
+		state = stateRetained
+	case Delete:
+		state = stateKeyRetained
+	case Shred:
+	default:
+		return DeleteResult{}, fmt.Errorf("vault: DeleteTenant %s: deletion policy %q: want %s, %s or %s", t.id(), policy, Retain, Delete, Shred)
+	}
+	names := c.names(t.Namespace, t.Name)
+	rec, err := c.readOwner(ctx, names)
+	if err != nil {
+		return DeleteResult{}, err
+	}
+	if rec == nil || t.UID == "" || rec.UID != t.UID {
+		return DeleteResult{}, nil
+	}
+	// Roles first so no new token is issued; tokens already out carry only the templated
+	// policies, which name the key by the instance, and lose it with the key (Shred).
+	if err := c.deleteRoles(ctx, names); err != nil {
+		return DeleteResult{}, err
 	}
 	if policy == Delete || policy == Shred {
-		if err := c.deleteKVTree(ctx, names.KVPath); err != nil {
-			return err
+		if err := c.deleteKVTree(ctx, names.Secrets); err != nil {
+			return DeleteResult{}, err
 		}
 	}
 	if policy == Shred {
 		if err := c.deleteKey(ctx, names.Key); err != nil {
-			return err
+			return DeleteResult{}, err
+		}
+		// Last: until the key is gone, the record says whose it is.
+		if err := c.deleteKVTree(ctx, names.Owner); err != nil {
+			return DeleteResult{}, err
+		}
+	} else if rec.State != state {
+		if err := c.writeOwner(ctx, names, t.UID, state, rec.version); err != nil {
+			return DeleteResult{}, err
 		}
 	}
 	c.log.Info("deleted tenant from Vault", "tenant", t.id(), "deletionPolicy", policy)
-	return nil
+	return DeleteResult{Owned: true}, nil
+}
+
+// Leftovers lists, for an Event, what stays in Vault when an administrator finishes an
+// instance's deletion without Vault cleanup: names and paths only, never values.
+func (c *Client) Leftovers(namespace, name string) []string {
+	names := c.names(namespace, name)
+	out := []string{
+		"transit key " + c.keyPath(names.Key),
+		"app secrets " + c.cfg.KVMount + "/metadata/" + names.Secrets,
+		"ownership record " + c.cfg.KVMount + "/metadata/" + names.Owner,
+	}
+	for _, w := range Workloads {
+		out = append(out, "role "+c.rolePath(names.Roles[w]))
+	}
+	return out
 }
 
 // deleteKVTree removes all versions and metadata of path and of every secret below it.
@@ -67,7 +101,7 @@ func (c *Client) deleteKVTree(ctx context.Context, path string) error {
 	listPath := c.cfg.KVMount + "/metadata/" + path
 	list, err := c.api.Logical().ListWithContext(ctx, listPath)
 	if err != nil && !isNotFound(err) {
-		return wrap("list app secrets", listPath, err)
+		return wrap("list secrets", listPath, err)
 	}
 	if list != nil {
 		for _, child := range toStrings(list.Data["keys"]) {
@@ -78,7 +112,7 @@ func (c *Client) deleteKVTree(ctx context.Context, path string) error {
 	}
 	metaPath := c.cfg.KVMount + "/metadata/" + path
 	if _, err := c.api.Logical().DeleteWithContext(ctx, metaPath); err != nil && !isNotFound(err) {
-		return wrap("delete app secrets and their history", metaPath, err)
+		return wrap("delete secrets and their history", metaPath, err)
 	}
 	return nil
 }

@@ -20,12 +20,14 @@ const (
 	ReasonUnavailable      = "VaultUnavailable"
 	ReasonPermissionDenied = "VaultPermissionDenied"
 	ReasonNameConflict     = "VaultNameConflict"
+	ReasonRetainedState    = "VaultStateRetained"
+	ReasonNotConfigured    = "VaultNotConfigured"
 	ReasonError            = "VaultError"
 )
 
-// ErrNameConflict: the tenant's names in Vault belong to another tenant (a namespace and
-// name that join with dashes to the same string, e.g. a-b/c and a/b-c). Nothing was changed.
-var ErrNameConflict = errors.New("vault names already belong to another tenant")
+// ErrNameConflict: a tenant's names in Vault hold something the operator did not create
+// (a transit key with no ownership record). Nothing was changed.
+var ErrNameConflict = errors.New("vault names are taken by something this operator did not create")
 
 // Error is what every Client method returns: the operation, the Vault path, the cause and
 // what to do. It never holds request bodies, so no secret value or token ends up in it.
@@ -52,7 +54,11 @@ func (e *Error) hint() string {
 	case IsPermissionDenied(e.Err):
 		return fmt.Sprintf("the operator's Vault token is not allowed this; grant the capability on %q in the policy of the operator's Vault role (or the token expired: check the operator's Vault login)", e.Path)
 	case errors.Is(e.Err, ErrNameConflict):
-		return "rename the HelpdeskInstance or its namespace, or change --vault-prefix"
+		return "rename the HelpdeskInstance or its namespace, or ask a Vault administrator to move the object aside"
+	case errors.Is(e.Err, ErrRetainedState):
+		return "to continue with that data, create the instance with spec.restoreFrom naming itself (it then adopts the key and its backups); to start empty, use another name, or have a Vault administrator delete the retained key and ownership record"
+	case errors.Is(e.Err, ErrNotConfigured):
+		return "set Vault up for the operator (the tenant policies and Kubernetes auth with use_annotations_as_alias_metadata; see config/vault/ and --vault-dev-bootstrap for development)"
 	case isTLSConfigError(e.Err):
 		return "Vault's TLS certificate is not trusted: pass its CA with --vault-ca-cert (or VAULT_CACERT) and check the address's host name"
 	}
@@ -168,6 +174,10 @@ func Reason(err error) string {
 		return ReasonPermissionDenied
 	case IsNameConflict(err):
 		return ReasonNameConflict
+	case errors.Is(err, ErrRetainedState):
+		return ReasonRetainedState
+	case errors.Is(err, ErrNotConfigured):
+		return ReasonNotConfigured
 	}
 	return ReasonError
 }

@@ -2,6 +2,7 @@ package vault_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"time"
 
@@ -47,7 +48,10 @@ func Example_reconcile() {
 		ctx = context.Background()
 		vc  *vault.Client
 	)
-	tenant := vault.Tenant{Namespace: "team-a", Name: "desk", ServiceAccount: "desk", RotationPeriod: 30 * 24 * time.Hour}
+	tenant := vault.Tenant{
+		Namespace: "team-a", Name: "desk", UID: "0b7f…", RotationPeriod: 30 * 24 * time.Hour,
+		ServiceAccounts: map[vault.Workload]string{vault.WorkloadBackup: "desk-backup", vault.WorkloadRestore: "desk-restore"},
+	}
 	status, err := vc.EnsureTenant(ctx, tenant)
 	if err == nil {
 		var secrets map[string][]byte
@@ -60,12 +64,12 @@ func Example_reconcile() {
 	case vault.IsUnavailable(err):
 		// Condition Ready=False, reason vault.Reason(err), message vault.ConditionMessage(err);
 		// return err so the work queue backs off.
-	case vault.IsPermissionDenied(err), vault.IsNameConflict(err):
+	case vault.IsPermissionDenied(err), vault.IsNameConflict(err), errors.Is(err, vault.ErrRetainedState):
 		// Needs a human: mark the object and stop retrying.
 		err = reconcile.TerminalError(err)
 	}
 	_ = err
 
 	// On deletion, before removing the finalizer:
-	_ = vc.DeleteTenant(ctx, tenant, vault.Retain)
+	_, _ = vc.DeleteTenant(ctx, tenant, vault.Retain)
 }

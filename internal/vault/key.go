@@ -20,7 +20,7 @@ type KeyInfo struct {
 
 // KeyInfo reads the tenant's transit key; nil (and no error) when it does not exist.
 func (c *Client) KeyInfo(ctx context.Context, t Tenant) (*KeyInfo, error) {
-	return c.readKey(ctx, c.names(t).Key)
+	return c.readKey(ctx, c.names(t.Namespace, t.Name).Key)
 }
 
 func (c *Client) keyPath(key string) string { return c.cfg.TransitMount + "/keys/" + key }
@@ -65,11 +65,11 @@ func (c *Client) ensureKey(ctx context.Context, t Tenant, names Names) (*KeyInfo
 		return nil, err
 	}
 	if key == nil {
+		// exportable and allow_plaintext_backup default to false; the operator's policy does
+		// not even let it send them.
 		if _, err := c.api.Logical().WriteWithContext(ctx, path, map[string]any{
-			"type":                   transitKeyType,
-			"exportable":             false,
-			"allow_plaintext_backup": false,
-			"auto_rotate_period":     fmt.Sprintf("%ds", seconds(t.RotationPeriod)),
+			"type":               transitKeyType,
+			"auto_rotate_period": fmt.Sprintf("%ds", seconds(t.RotationPeriod)),
 		}); err != nil {
 			return nil, wrap("create transit key", path, err)
 		}

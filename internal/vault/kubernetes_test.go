@@ -4,98 +4,34 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-
-	"github.com/privatedesk/helpdesk-operator/internal/testsupport/binaries"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/vaultdev"
 )
-
-func startAPIServer(t *testing.T) *rest.Config {
-	t.Helper()
-	dir, err := binaries.EnvtestAssets()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &envtest.Environment{BinaryAssetsDirectory: dir}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("starting envtest: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stopping envtest: %v", err)
-		}
-	})
-	return cfg
-}
-
-// serviceAccountToken creates namespace/name, lets it review tokens (Vault, running outside
-// the cluster, reviews each login with the logging-in JWT itself) and returns a token file.
-func serviceAccountToken(t *testing.T, kube kubernetes.Interface, namespace, name string) string {
-	t.Helper()
-	ctx := context.Background()
-	_, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	if _, err := kube.CoreV1().ServiceAccounts(namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kube.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: namespace + "-" + name + "-auth-delegator"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:auth-delegator"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: name}},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	expiry := int64(3600)
-	tr, err := kube.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("TokenRequest: %v", err)
-	}
-	path := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(path, []byte(tr.Status.Token), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // TestKubernetesAuth logs in to a real Vault with a real ServiceAccount token from a real API
 // server, through the tenant role EnsureTenant wrote, and keeps working past the token's
 // max TTL thanks to renewal and re-login.
 func TestKubernetesAuth(t *testing.T) {
 	ctx := context.Background()
-	restCfg := startAPIServer(t)
-	kube := kubernetes.NewForConfigOrDie(restCfg)
+	kube := startKube(t)
 	srv := vaultdev.Start(t)
 
 	const ttl, maxTTL = 5 * time.Second, 10 * time.Second
 	adminCfg := testConfig(srv)
 	adminCfg.TenantTokenTTL, adminCfg.TenantTokenMaxTTL = ttl, maxTTL
 	admin, adminWrites := newTestClientWith(t, adminCfg)
-	k8s := KubernetesAuthConfig{Host: restCfg.Host, CACertPEM: string(restCfg.CAData)}
+	k8s := kube.authConfig(t)
 	if err := admin.EnsureMounts(ctx, k8s); err != nil {
 		t.Fatalf("EnsureMounts: %v", err)
 	}
 	authCfg := mustRead(t, srv.Client(t), "auth/kubernetes/config")
-	if authCfg.Data["kubernetes_host"] != restCfg.Host || authCfg.Data["disable_local_ca_jwt"] != true ||
-		strings.TrimSpace(toString(authCfg.Data["kubernetes_ca_cert"])) != strings.TrimSpace(string(restCfg.CAData)) {
+	if authCfg.Data["kubernetes_host"] != kube.cfg.Host || authCfg.Data["disable_local_ca_jwt"] != true ||
+		authCfg.Data["use_annotations_as_alias_metadata"] != true || authCfg.Data["token_reviewer_jwt_set"] != true ||
+		strings.TrimSpace(toString(authCfg.Data["kubernetes_ca_cert"])) != strings.TrimSpace(string(kube.cfg.CAData)) {
 		t.Errorf("kubernetes auth config = %v", authCfg.Data)
 	}
 	adminWrites.take()
@@ -106,15 +42,20 @@ func TestKubernetesAuth(t *testing.T) {
 		t.Errorf("second EnsureMounts wrote %v", got)
 	}
 
-	tenant := Tenant{Namespace: "kube-e2e", Name: "desk", ServiceAccount: "desk-app"}
+	// A tenant's backup workload stands in for the operator's own role here: what matters
+	// is a real login whose token expires.
+	tenant := testTenant("kube-e2e", "desk")
 	if _, err := admin.EnsureTenant(ctx, tenant); err != nil {
 		t.Fatal(err)
 	}
-	tokenPath := serviceAccountToken(t, kube, tenant.Namespace, tenant.ServiceAccount)
+	sa := tenant.ServiceAccounts[WorkloadBackup]
+	kube.serviceAccount(t, tenant.Namespace, sa, instanceAnnotations(tenant.Name))
+	tokenPath := tokenFile(t, kube.token(t, tenant.Namespace, sa, "vault"))
+	keyName := KeyName(adminCfg.Prefix, tenant.Namespace, tenant.Name)
 
 	cfg := testConfig(srv)
 	cfg.AuthMethod, cfg.Token = AuthKubernetes, ""
-	cfg.Role = TenantName(cfg.Prefix, tenant.Namespace, tenant.Name)
+	cfg.Role = RoleName(cfg.Prefix, tenant.Namespace, tenant.Name, WorkloadBackup)
 	cfg.ServiceAccountTokenPath = tokenPath
 	counter := &writeCounter{}
 	c, err := newClient(ctx, cfg, testLogger(t), options{wrapTransport: func(rt http.RoundTripper) http.RoundTripper {
@@ -129,13 +70,14 @@ func TestKubernetesAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	policies, _ := self.TokenPolicies()
-	if !slices.Contains(policies, cfg.Role) {
-		t.Errorf("token policies %v lack the tenant policy %s", policies, cfg.Role)
+	if !slices.Contains(policies, "helpdesk-tenant-backup") {
+		t.Errorf("token policies %v lack the tenant policy helpdesk-tenant-backup", policies)
 	}
 
 	// The role admits only the tenant's ServiceAccount.
+	kube.serviceAccount(t, tenant.Namespace, "intruder", instanceAnnotations(tenant.Name))
 	intruder := cfg
-	intruder.ServiceAccountTokenPath = serviceAccountToken(t, kube, tenant.Namespace, "intruder")
+	intruder.ServiceAccountTokenPath = tokenFile(t, kube.token(t, tenant.Namespace, "intruder", "vault"))
 	if _, err := New(ctx, intruder, testLogger(t)); !IsPermissionDenied(err) {
 		t.Errorf("another ServiceAccount logging in with the tenant role: %v, want permission denied", err)
 	}
@@ -149,7 +91,7 @@ func TestKubernetesAuth(t *testing.T) {
 	deadline := time.Now().Add(maxTTL + maxTTL/2)
 	calls := 0
 	for time.Now().Before(deadline) {
-		if _, err := c.API().Logical().Write("transit/encrypt/"+cfg.Role, map[string]any{"plaintext": plaintext}); err != nil {
+		if _, err := c.API().Logical().Write("transit/encrypt/"+keyName, map[string]any{"plaintext": plaintext}); err != nil {
 			stop()
 			t.Fatalf("encrypt after %d calls: %v", calls, err)
 		}
@@ -190,7 +132,7 @@ func TestKubernetesAuth(t *testing.T) {
 	}
 	restarted := time.Now()
 	waitFor(t, maxLoginBackoff+maxTTL, "the client to work again after Vault restarted", func() bool {
-		_, err := c.API().Logical().Write("transit/encrypt/"+cfg.Role, map[string]any{"plaintext": plaintext})
+		_, err := c.API().Logical().Write("transit/encrypt/"+keyName, map[string]any{"plaintext": plaintext})
 		return err == nil
 	})
 	t.Logf("client working again %s after Vault restarted", time.Since(restarted).Round(100*time.Millisecond))

@@ -2,11 +2,19 @@ package vault
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"fmt"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,7 +99,9 @@ func newTestClientWith(t *testing.T, cfg Config) (*Client, *writeCounter) {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	if err := c.EnsureMounts(context.Background(), KubernetesAuthConfig{}); err != nil {
+	// No API server here: logins are tested in kubernetes_test.go against a real one; the
+	// host only completes the set-up EnsureTenant checks.
+	if err := c.EnsureMounts(context.Background(), placeholderKubernetes); err != nil {
 		t.Fatalf("EnsureMounts: %v", err)
 	}
 	counter.take()
@@ -99,6 +109,17 @@ func newTestClientWith(t *testing.T, cfg Config) (*Client, *writeCounter) {
 }
 
 func testLogger(t *testing.T) logr.Logger { return testr.New(t) }
+
+// uidCounter gives each test tenant its own instance UID.
+var uidCounter atomic.Int64
+
+// testTenant is a tenant with a fresh UID and the backup and restore workloads.
+func testTenant(namespace, name string) Tenant {
+	return Tenant{
+		Namespace: namespace, Name: name, UID: fmt.Sprintf("uid-%d", uidCounter.Add(1)),
+		ServiceAccounts: map[Workload]string{WorkloadBackup: name + "-backup", WorkloadRestore: name + "-restore"},
+	}
+}
 
 func rootClient(t *testing.T, srv *vaultdev.Server) *vaultapi.Client { return srv.Client(t) }
 
@@ -109,4 +130,27 @@ func mustRead(t *testing.T, api *vaultapi.Client, path string) *vaultapi.Secret 
 		t.Fatalf("reading %s: %v", path, err)
 	}
 	return s
+}
+
+func withRotation(t Tenant, period time.Duration) Tenant {
+	t.RotationPeriod = period
+	return t
+}
+
+// placeholderKubernetes completes the set-up EnsureTenant checks where no API server runs;
+// Vault only parses the CA. Logins are tested in workloads_test.go against a real one.
+var placeholderKubernetes = KubernetesAuthConfig{Host: "https://kubernetes.invalid:6443", CACertPEM: selfSignedCA()}
+
+func selfSignedCA() string {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "placeholder"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		panic(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }

@@ -2,69 +2,106 @@ package vault
 
 import (
 	"fmt"
-	"strings"
+	"regexp"
 )
 
-// Names are everything a tenant owns in Vault. The key, policy and Kubernetes auth role
-// share one name so an administrator can find them together.
+// Workload is one kind of pod of a tenant that logs in to Vault. Each has its own
+// ServiceAccount, Kubernetes auth role and (fixed, templated) policy, so code running in
+// one cannot use what another may: the app never unwraps a backup key, and a backup never
+// decrypts one.
+type Workload string
+
+const (
+	// WorkloadApp reads the tenant's app secrets (Vault Agent delivery only).
+	WorkloadApp Workload = "app"
+	// WorkloadBackup encrypts (wraps file keys), signs manifests with HMAC and verifies them.
+	WorkloadBackup Workload = "backup"
+	// WorkloadRestore decrypts and verifies, for restores and restore drills, on the
+	// tenant's key and, while a restore from another instance runs, on that one's key.
+	WorkloadRestore Workload = "restore"
+)
+
+// Workloads lists every workload in a fixed order.
+var Workloads = []Workload{WorkloadApp, WorkloadBackup, WorkloadRestore}
+
+// The naming scheme. A tenant is a (namespace, name) pair of Kubernetes names: namespaces
+// are DNS-1123 labels ([a-z0-9-]), names DNS-1123 subdomains ([a-z0-9.-]); the prefix is a
+// DNS label. None of them can hold '_', so '_' separates the parts and two different
+// tenants (or workloads) can never get the same name: "a-b"/"c" and "a"/"b-c" become
+// helpdesk_a-b_c and helpdesk_a_b-c. Nor can any part hold a glob ('*', '+') or a path
+// separator, so a name is never more than itself inside a Vault policy or path.
+const sep = "_"
+
+var (
+	namespacePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	namePattern      = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+)
+
+// ValidateTenant refuses a namespace or name that is not a Kubernetes object name. Every
+// name below is only injective for valid input, so everything that builds a Vault name
+// from user input checks it here first.
+func ValidateTenant(namespace, name string) error {
+	if len(namespace) > 63 || !namespacePattern.MatchString(namespace) {
+		return fmt.Errorf("namespace %q is not a DNS-1123 label", namespace)
+	}
+	if len(name) > 253 || !namePattern.MatchString(name) {
+		return fmt.Errorf("name %q is not a DNS-1123 subdomain (lowercase letters, digits, '-' and '.')", name)
+	}
+	return nil
+}
+
+// KeyName is the tenant's transit key: <prefix>_<namespace>_<name>.
+func KeyName(prefix, namespace, name string) string {
+	return prefix + sep + namespace + sep + name
+}
+
+// RoleName is the Kubernetes auth role of a tenant's workload: <prefix>_<namespace>_<name>_<workload>.
+func RoleName(prefix, namespace, name string, w Workload) string {
+	return KeyName(prefix, namespace, name) + sep + string(w)
+}
+
+// SecretsPath is the tenant's app secrets under the KV v2 mount (without data/ or
+// metadata/): <prefix>/secrets/<namespace>/<name>.
+func SecretsPath(prefix, namespace, name string) string {
+	return prefix + "/secrets/" + namespace + "/" + name
+}
+
+// OwnerPath is the record of which instance (by UID) owns the tenant's Vault state, under
+// the KV v2 mount: <prefix>/owners/<namespace>/<name>. It outlives the instance when its
+// key is retained, so that no later instance of the same name takes the key over unasked.
+// Tenant policies never grant it.
+func OwnerPath(prefix, namespace, name string) string {
+	return prefix + "/owners/" + namespace + "/" + name
+}
+
+// TenantPolicyName is the fixed, templated policy of a workload: <prefix>-tenant-<workload>.
+// It holds a '-' where tenant names hold '_', so the two never meet.
+func TenantPolicyName(prefix string, w Workload) string {
+	return prefix + "-tenant-" + string(w)
+}
+
+// Names are everything a tenant owns in Vault.
 type Names struct {
-	Key    string // transit key
-	Policy string
-	Role   string // Kubernetes auth role
-	KVPath string // under the KV v2 mount, without data/ or metadata/
+	Key       string // transit key
+	Secrets   string // KV v2 path of the app secrets
+	Owner     string // KV v2 path of the ownership record
+	Roles     map[Workload]string
+	Namespace string
+	Name      string
 }
 
-// TenantName is <prefix>-<namespace>-<name>, the transit key, policy and role name.
-func TenantName(prefix, namespace, name string) string {
-	return prefix + "-" + namespace + "-" + name
-}
-
-// KVPath is <prefix>/<namespace>/<name>, the tenant's KV v2 secret path.
-func KVPath(prefix, namespace, name string) string {
-	return prefix + "/" + namespace + "/" + name
-}
-
-// NamesFor builds all of a tenant's names.
+// NamesFor builds all of a tenant's names; callers validate with ValidateTenant first.
 func NamesFor(prefix, namespace, name string) Names {
-	n := TenantName(prefix, namespace, name)
-	return Names{Key: n, Policy: n, Role: n, KVPath: KVPath(prefix, namespace, name)}
-}
-
-// ownerComment is the policy's first line. It records which tenant owns the shared name,
-// because <prefix>-<namespace>-<name> is ambiguous when namespace or name has a dash.
-func ownerComment(namespace, name string) string {
-	return fmt.Sprintf("# helpdesk-operator tenant %s/%s", namespace, name)
-}
-
-// policyOwner returns the namespace/name recorded by ownerComment, or "" for policies
-// the operator did not write.
-func policyOwner(policy string) string {
-	first, _, _ := strings.Cut(policy, "\n")
-	owner, ok := strings.CutPrefix(first, "# helpdesk-operator tenant ")
-	if !ok {
-		return ""
+	roles := make(map[Workload]string, len(Workloads))
+	for _, w := range Workloads {
+		roles[w] = RoleName(prefix, namespace, name, w)
 	}
-	return strings.TrimSpace(owner)
-}
-
-// TenantPolicy is the tenant's policy text: only the transit operations on its own key that
-// an app needs (never export, backup, config or rotation) and read on its own KV data, plus
-// decrypt alone with restoreKey (another instance's key, for restoring its backups) when set.
-func TenantPolicy(transitMount, kvMount, namespace, name string, names Names, restoreKey string) string {
-	var b strings.Builder
-	b.WriteString(ownerComment(namespace, name) + "\n")
-	rule := func(path, capability string) {
-		fmt.Fprintf(&b, "path %q {\n  capabilities = [%q]\n}\n", path, capability)
+	return Names{
+		Key:       KeyName(prefix, namespace, name),
+		Secrets:   SecretsPath(prefix, namespace, name),
+		Owner:     OwnerPath(prefix, namespace, name),
+		Roles:     roles,
+		Namespace: namespace,
+		Name:      name,
 	}
-	rule(transitMount+"/encrypt/"+names.Key, "update")
-	rule(transitMount+"/decrypt/"+names.Key, "update")
-	// + matches exactly one segment: "plaintext" or "wrapped".
-	rule(transitMount+"/datakey/+/"+names.Key, "update")
-	rule(transitMount+"/rewrap/"+names.Key, "update")
-	rule(kvMount+"/data/"+names.KVPath, "read")
-	rule(kvMount+"/data/"+names.KVPath+"/*", "read")
-	if restoreKey != "" {
-		rule(transitMount+"/decrypt/"+restoreKey, "update")
-	}
-	return b.String()
 }

@@ -19,7 +19,7 @@ func TestVaultOutage(t *testing.T) {
 	cfg := testConfig(srv)
 	cfg.RequestTimeout = 2 * time.Second
 	c, writes := newTestClientWith(t, cfg)
-	tenant := Tenant{Namespace: "outage", Name: "desk", ServiceAccount: "sa", RotationPeriod: time.Hour}
+	tenant := withRotation(testTenant("outage", "desk"), time.Hour)
 	specs := []SecretSpec{{Key: "password"}}
 	if _, err := c.EnsureTenant(ctx, tenant); err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func TestVaultOutage(t *testing.T) {
 			_, err := c.EnsureAppSecrets(ctx, tenant, specs)
 			return err
 		},
-		"DeleteTenant": func() error { return c.DeleteTenant(ctx, tenant, Shred) },
+		"DeleteTenant": func() error { _, err := c.DeleteTenant(ctx, tenant, Shred); return err },
 		"KeyInfo":      func() error { _, err := c.KeyInfo(ctx, tenant); return err },
 	}
 	for name, call := range calls {
@@ -151,7 +151,7 @@ func TestVaultDownAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New with Vault down: %v, want a client that logs in later", err)
 	}
-	tenant := Tenant{Namespace: "late", Name: "desk", ServiceAccount: "sa", RotationPeriod: time.Hour}
+	tenant := withRotation(testTenant("late", "desk"), time.Hour)
 	if _, err := c.EnsureTenant(ctx, tenant); !IsUnavailable(err) {
 		t.Fatalf("EnsureTenant before Vault is up: %v, want unavailable", err)
 	}
@@ -163,7 +163,7 @@ func TestVaultDownAtStart(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		err := c.EnsureMounts(ctx, KubernetesAuthConfig{})
+		err := c.EnsureMounts(ctx, placeholderKubernetes)
 		if err == nil {
 			_, err = c.EnsureTenant(ctx, tenant)
 		}

@@ -25,7 +25,7 @@ const (
 	casAttempts = 5
 )
 
-// EnsureAppSecrets returns the tenant's app secrets from KV v2 at <kv>/data/<prefix>/<ns>/<name>,
+// EnsureAppSecrets returns the tenant's app secrets from KV v2 at <kv>/data/<prefix>/secrets/<ns>/<name>,
 // generating only those missing. Writes use check-and-set, so when two operators race,
 // one wins and the other adopts its values instead of overwriting them. Keys not in specs
 // are kept. Values never appear in logs or errors.
@@ -36,9 +36,9 @@ func (c *Client) EnsureAppSecrets(ctx context.Context, t Tenant, specs []SecretS
 	if err := validateSpecs(specs); err != nil {
 		return nil, fmt.Errorf("vault: app secrets of tenant %s: %w", t.id(), err)
 	}
-	path := c.cfg.KVMount + "/data/" + c.names(t).KVPath
+	path := c.cfg.KVMount + "/data/" + c.names(t.Namespace, t.Name).Secrets
 	for attempt := 0; attempt < casAttempts; attempt++ {
-		current, version, err := c.readAppSecrets(ctx, path)
+		current, version, err := c.readKV(ctx, path, "read app secrets")
 		if err != nil {
 			return nil, err
 		}
@@ -90,13 +90,13 @@ func (c *Client) EnsureAppSecrets(ctx context.Context, t Tenant, specs []SecretS
 	return nil, wrap("write app secrets", path, fmt.Errorf("lost the check-and-set race %d times; another writer keeps changing the secret", casAttempts))
 }
 
-// readAppSecrets returns the latest version's string values and its number (0 when none).
-// A deleted or destroyed latest version reads as empty at that version, so check-and-set
-// still works.
-func (c *Client) readAppSecrets(ctx context.Context, path string) (map[string]string, int64, error) {
+// readKV returns the latest version's string values at a KV v2 data path and its number
+// (0 when none). A deleted or destroyed latest version reads as empty at that version, so
+// check-and-set still works. op names the read in errors.
+func (c *Client) readKV(ctx context.Context, path, op string) (map[string]string, int64, error) {
 	secret, err := c.api.Logical().ReadWithContext(ctx, path)
 	if err != nil {
-		return nil, 0, wrap("read app secrets", path, err)
+		return nil, 0, wrap(op, path, err)
 	}
 	values := map[string]string{}
 	if secret == nil || secret.Data == nil {
@@ -105,7 +105,7 @@ func (c *Client) readAppSecrets(ctx context.Context, path string) (map[string]st
 	var version int64
 	if meta, ok := secret.Data["metadata"].(map[string]any); ok {
 		if version, err = toInt(meta["version"]); err != nil {
-			return nil, 0, wrap("read app secrets", path, fmt.Errorf("metadata.version: %w", err))
+			return nil, 0, wrap(op, path, fmt.Errorf("metadata.version: %w", err))
 		}
 	}
 	data, _ := secret.Data["data"].(map[string]any)
@@ -113,7 +113,7 @@ func (c *Client) readAppSecrets(ctx context.Context, path string) (map[string]st
 		s, ok := v.(string)
 		if !ok {
 			// The value itself stays out of the message.
-			return nil, 0, wrap("read app secrets", path, fmt.Errorf("key %q holds a %T, not a string; fix or remove it in Vault", k, v))
+			return nil, 0, wrap(op, path, fmt.Errorf("key %q holds a %T, not a string; fix or remove it in Vault", k, v))
 		}
 		values[k] = s
 	}

@@ -17,10 +17,10 @@ func TestEnsureAppSecretsGeneratesOnce(t *testing.T) {
 	var logMu sync.Mutex
 	c, writes := newTestClient(t, shared)
 	c.log = funcr.New(func(prefix, args string) { logMu.Lock(); logs.WriteString(prefix + args + "\n"); logMu.Unlock() }, funcr.Options{Verbosity: 9})
-	tenant := Tenant{Namespace: "secrets", Name: "desk", ServiceAccount: "sa"}
+	tenant := testTenant("secrets", "desk")
 	specs := []SecretSpec{{Key: "db-password", Length: 40}, {Key: "session-key"}}
 	// The test asserts first-time writes on a server shared by the package: leave nothing.
-	t.Cleanup(func() { _ = c.DeleteTenant(context.Background(), tenant, Shred) })
+	t.Cleanup(func() { _, _ = c.DeleteTenant(context.Background(), tenant, Shred) })
 
 	first, err := c.EnsureAppSecrets(ctx, tenant, specs)
 	if err != nil {
@@ -54,7 +54,7 @@ func TestEnsureAppSecretsGeneratesOnce(t *testing.T) {
 	if !bytes.Equal(more["db-password"], first["db-password"]) || len(more["smtp"]) != 8 {
 		t.Errorf("adding a key changed the others or has the wrong length")
 	}
-	kv := mustRead(t, rootClient(t, shared), "secret/data/helpdesk/secrets/desk")
+	kv := mustRead(t, rootClient(t, shared), "secret/data/helpdesk/secrets/secrets/desk")
 	data := kv.Data["data"].(map[string]any)
 	if data["db-password"] != string(first["db-password"]) || data["smtp"] != string(more["smtp"]) || len(data) != 3 {
 		t.Errorf("KV holds keys %d, not what was returned", len(data))
@@ -76,8 +76,8 @@ func TestEnsureAppSecretsLosesRaceGracefully(t *testing.T) {
 	ctx := context.Background()
 	c, writes := newTestClient(t, shared)
 	root := rootClient(t, shared)
-	tenant := Tenant{Namespace: "race", Name: "desk", ServiceAccount: "sa"}
-	path := "secret/data/helpdesk/race/desk"
+	tenant := testTenant("race", "desk")
+	path := "secret/data/" + SecretsPath("helpdesk", "race", "desk")
 
 	var once sync.Once
 	writes.mu.Lock()
@@ -111,7 +111,7 @@ func TestEnsureAppSecretsLosesRaceGracefully(t *testing.T) {
 // TestEnsureAppSecretsConcurrent: operators racing for real all end up with one set of values.
 func TestEnsureAppSecretsConcurrent(t *testing.T) {
 	ctx := context.Background()
-	tenant := Tenant{Namespace: "race", Name: "many", ServiceAccount: "sa"}
+	tenant := testTenant("race", "many")
 	specs := []SecretSpec{{Key: "a"}, {Key: "b"}}
 	const operators = 6
 	clients := make([]*Client, operators)

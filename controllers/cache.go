@@ -1,0 +1,40 @@
+package controllers
+
+import (
+	cnpgv1 "github.com/cloudnative-pg/api/pkg/api/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/privatedesk/helpdesk-operator/internal/resources"
+)
+
+// CacheOptions keep the manager's informers to what it manages: every kind the operator
+// creates is cached only with the operator's managed-by label, so its memory follows the
+// number of helpdesks, not the size of the cluster, and it never holds other workloads'
+// objects. Secrets and PersistentVolumeClaims, which policies reference by name, are
+// cached as metadata only (no Secret data). With watchNamespaces set, everything is
+// limited to those namespaces (the operator then needs Roles only there).
+func CacheOptions(watchNamespaces []string) cache.Options {
+	managed := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{resources.LabelManagedBy: FieldManager})}
+	opts := cache.Options{ByObject: map[client.Object]cache.ByObject{}}
+	for _, obj := range []client.Object{
+		&cnpgv1.Cluster{}, &appsv1.Deployment{}, &batchv1.Job{}, &batchv1.CronJob{}, &corev1.Service{},
+		&corev1.ServiceAccount{}, &corev1.ConfigMap{}, &networkingv1.Ingress{}, &networkingv1.NetworkPolicy{},
+		&policyv1.PodDisruptionBudget{},
+	} {
+		opts.ByObject[obj] = managed
+	}
+	if len(watchNamespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range watchNamespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	return opts
+}
