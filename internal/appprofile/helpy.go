@@ -138,6 +138,7 @@ func helpy() Profile {
 			{Name: "tmpdir", Path: "/tmp"},
 		},
 		UploadsPath: "/helpy/public/uploads",
+		ConfigFiles: helpyConfigFiles(),
 		WorkingDir:  "/helpy",
 		// GET / answers 301 (a locale redirect) after reading settings from the database.
 		HTTPProbePath:         "/",

@@ -57,6 +57,8 @@ type Profile struct {
 	WritablePaths []WritablePath
 	// UploadsPath is where the attachments volume is mounted.
 	UploadsPath string
+	// ConfigFiles are placed read-only into the app container (not the migration Job).
+	ConfigFiles []ConfigFile
 
 	// WorkingDir of the application containers.
 	WorkingDir string

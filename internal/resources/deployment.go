@@ -23,7 +23,7 @@ func Deployment(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts O
 	n := NamesFor(inst)
 	podLabels := PodLabels(inst, prof, opts, ComponentApp, RoleApp)
 
-	annotations := map[string]string{AnnotationConfigHash: configHash}
+	annotations := map[string]string{AnnotationConfigHash: withAppConfigHash(configHash, prof)}
 	for k, v := range vaultAgentAnnotations(inst, opts, prof.AppSecretKeys()) {
 		annotations[k] = v
 	}
@@ -33,6 +33,7 @@ func Deployment(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts O
 		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: n.Attachments},
 	}})
 	mounts = append(mounts, corev1.VolumeMount{Name: attachmentsVolume, MountPath: prof.UploadsPath})
+	vols, mounts = withAppConfigFiles(inst, prof, vols, mounts)
 
 	app := corev1.Container{
 		Name:            prof.ContainerName,

@@ -74,7 +74,7 @@ func TestDeploymentRunsHardened(t *testing.T) {
 		if s := c.StartupProbe; s == nil || s.PeriodSeconds*s.FailureThreshold < 300 {
 			t.Errorf("%s: the startup probe must allow a slow first start, got %+v", inst.Name, s)
 		}
-		if d.Spec.Template.Annotations[AnnotationConfigHash] != "h" {
+		if d.Spec.Template.Annotations[AnnotationConfigHash] != withAppConfigHash("h", prof) {
 			t.Errorf("%s: config hash annotation missing", inst.Name)
 		}
 	}
