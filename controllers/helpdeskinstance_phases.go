@@ -132,8 +132,8 @@ func (r *HelpdeskInstanceReconciler) reconcileDatabase(ctx context.Context, scop
 
 // reconcilePodPrerequisites applies what the pods of the instance need before they start:
 // the attachments volume, the ServiceAccounts of its workloads (the restore one naming
-// the restore source while a restore from another instance runs), and Vault's CA when
-// private.
+// the restore source while a restore from another instance runs), Vault's CA when private,
+// and the app profile's config files.
 func (r *HelpdeskInstanceReconciler) reconcilePodPrerequisites(ctx context.Context, scope *instanceScope) error {
 	objects := []client.Object{resources.AttachmentsPVC(scope.inst, scope.profile, r.Resources)}
 	for _, sa := range resources.ServiceAccounts(scope.inst, scope.profile, r.Resources, scope.restoreSource) {
@@ -144,12 +144,22 @@ func (r *HelpdeskInstanceReconciler) reconcilePodPrerequisites(ctx context.Conte
 			return err
 		}
 	}
-	if ca := resources.VaultCAConfigMap(scope.inst, scope.profile, r.Resources); ca != nil {
-		_, err := r.Applier.Apply(ctx, ca)
-		return err
+	// ConfigMaps the pods mount: Vault's CA when private, the profile's config files.
+	for name, cm := range map[string]*corev1.ConfigMap{
+		resources.NamesFor(scope.inst).VaultCA: resources.VaultCAConfigMap(scope.inst, scope.profile, r.Resources),
+		resources.AppConfigMapName(scope.inst): resources.AppConfigMap(scope.inst, scope.profile, r.Resources),
+	} {
+		var err error
+		if cm != nil {
+			_, err = r.Applier.Apply(ctx, cm)
+		} else {
+			_, err = r.Applier.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: scope.inst.Namespace, Name: name}})
+		}
+		if err != nil {
+			return err
+		}
 	}
-	_, err := r.Applier.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: scope.inst.Namespace, Name: resources.NamesFor(scope.inst).VaultCA}})
-	return err
+	return nil
 }
 
 // reconcileApp delivers the app secrets, migrates the database for the wanted image, and

@@ -143,6 +143,9 @@ func TestInstanceBecomesItsChildrenAndItsVaultState(t *testing.T) {
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.App}},
 		&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.App}},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.VaultCA}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.AppConfigMapName(inst)}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.BackupServiceAccount}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.RestoreServiceAccount}},
 	} {
 		eventually(t, wait, exists(obj))
 		if !metav1.IsControlledBy(obj, inst) {
