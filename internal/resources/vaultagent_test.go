@@ -35,7 +35,7 @@ func TestVaultAgentEnvFileQuotesValues(t *testing.T) {
 			"secret": func(string) map[string]any {
 				return map[string]any{"Data": map[string]any{"data": map[string]any{"SECRET_KEY_BASE": value}}}
 			},
-			"replaceAll": func(old, new, s string) string { return strings.ReplaceAll(s, old, new) },
+			"replaceAll": func(from, to, s string) string { return strings.ReplaceAll(s, from, to) },
 		}).Parse(text)
 		if err != nil {
 			t.Fatalf("template: %v", err)

@@ -5,7 +5,9 @@ import (
 	"fmt"
 )
 
-func (c *Client) rolePath(role string) string { return "auth/" + c.cfg.KubernetesMount + "/role/" + role }
+func (c *Client) rolePath(role string) string {
+	return "auth/" + c.cfg.KubernetesMount + "/role/" + role
+}
 
 // roleData is a workload's role: bound to exactly its ServiceAccount in the tenant's
 // namespace, accepting only tokens for the Vault audience (a token meant for Vault cannot
