@@ -114,9 +114,15 @@ test: test-binaries ## Run every test against real kube-apiserver/etcd, Vault, P
 
 ##@ Build
 
+# Stamped into the binary (helpdesk-operator version).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+VERSION_PKG := github.com/privatedesk/helpdesk-operator/internal/version
+LDFLAGS := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT)
+
 .PHONY: build
-build: ## Build the static binary bin/helpdesk-operator.
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/helpdesk-operator ./cmd/helpdesk-operator
+build: ## Build the static binary bin/helpdesk-operator, its version stamped from git.
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/helpdesk-operator ./cmd/helpdesk-operator
 
 .PHONY: run
 run: ## Run the manager against the cluster in your kubeconfig (make install first; set VAULT_ADDR and VAULT_TOKEN or the --vault-* flags in RUN_ARGS).
@@ -124,7 +130,7 @@ run: ## Run the manager against the cluster in your kubeconfig (make install fir
 
 .PHONY: docker-build
 docker-build: ## Build the operator image IMG (default helpdesk-operator:dev).
-	$(CONTAINER_TOOL) build -t $(IMG) .
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMG) .
 
 .PHONY: docker-push
 docker-push: ## Push the operator image IMG.

@@ -16,6 +16,7 @@ import (
 	backupcli "github.com/privatedesk/helpdesk-operator/internal/backup/cli"
 	"github.com/privatedesk/helpdesk-operator/internal/operator"
 	"github.com/privatedesk/helpdesk-operator/internal/selfcopy"
+	"github.com/privatedesk/helpdesk-operator/internal/version"
 )
 
 const usage = `helpdesk-operator runs isolated, privacy-hardened helpdesks on Kubernetes.
@@ -28,6 +29,7 @@ Usage:
   helpdesk-operator list [flags]        list the complete backups of an instance
   helpdesk-operator copy-binary DEST    copy this binary to DEST (init containers of job pods)
   helpdesk-operator vault-setup [flags] set a Vault up for the operator (administrators, once)
+  helpdesk-operator version             print the version
 
 Run "helpdesk-operator <command> -h" for a command's flags.
 `
@@ -58,6 +60,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("copy-binary takes one argument, the destination path")
 		}
 		return selfcopy.To(args[0])
+	case "version":
+		fmt.Fprintln(stdout, version.String())
+		return nil
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -17,6 +17,10 @@ func TestCommandDispatch(t *testing.T) {
 			t.Errorf("usage does not list %s:\n%s", command, stdout.String())
 		}
 	}
+	var version bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, &version, &stderr); err != nil || !strings.HasPrefix(version.String(), "helpdesk-operator ") {
+		t.Errorf("version: %q, %v", version.String(), err)
+	}
 	err := run(context.Background(), []string{"frobnicate"}, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), `unknown command "frobnicate"`) {
 		t.Errorf("unknown command: err = %v", err)

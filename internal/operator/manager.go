@@ -19,6 +19,7 @@ import (
 
 	"github.com/privatedesk/helpdesk-operator/controllers"
 	"github.com/privatedesk/helpdesk-operator/internal/scheme"
+	"github.com/privatedesk/helpdesk-operator/internal/version"
 )
 
 // ManagerFlags are the manager's command-line settings.
@@ -134,6 +135,6 @@ func (f *ManagerFlags) Run(ctx context.Context) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding the readiness check: %w", err)
 	}
-	log.Info("starting the manager", "leaderElection", f.LeaderElection, "metrics", f.MetricsAddress, "watchNamespaces", watch)
+	log.Info("starting the manager", "version", version.String(), "leaderElection", f.LeaderElection, "metrics", f.MetricsAddress, "watchNamespaces", watch)
 	return mgr.Start(ctx)
 }
