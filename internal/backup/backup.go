@@ -102,16 +102,16 @@ func (e *Engine) dumpDatabase(ctx context.Context, id string, info *PostgresInfo
 	defer conn.Close(context.WithoutCancel(ctx))
 	tx, err := conn.Begin(ctx)
 	if err != nil {
-		return ObjectEntry{}, 0, err
+		return ObjectEntry{}, 0, dbFailure("starting the snapshot transaction", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	// pgx's Begin uses the default isolation; set the snapshot's before its first query.
 	if _, err := tx.Exec(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
-		return ObjectEntry{}, 0, err
+		return ObjectEntry{}, 0, dbFailure("starting the snapshot transaction", err)
 	}
 	var snapshot string
 	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot(), current_setting('server_version')").Scan(&snapshot, &info.ServerVersion); err != nil {
-		return ObjectEntry{}, 0, fmt.Errorf("exporting a snapshot: %w", err)
+		return ObjectEntry{}, 0, dbFailure("exporting a snapshot", err)
 	}
 	info.Database = e.DB.Name
 	countsc := make(chan error, 1)
@@ -129,7 +129,7 @@ func (e *Engine) dumpDatabase(ctx context.Context, id string, info *PostgresInfo
 			info.Tables, err = countRows(countCtx, conn)
 			countsc <- err
 		}()
-		runErr := runTool(cmd, "pg_dump")
+		runErr := runTool(ctx, cmd, "pg_dump", e.ToolOutput)
 		if runErr != nil {
 			stopCounts()
 		}

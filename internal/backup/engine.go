@@ -2,6 +2,7 @@ package backup
 
 import (
 	"errors"
+	"io"
 	"time"
 
 	"github.com/privatedesk/helpdesk-operator/internal/backup/dest"
@@ -24,6 +25,10 @@ type Engine struct {
 	// false). The signed manifest then names no database, which is how restore tells an
 	// omitted database from a removed one.
 	SkipDatabase bool
+	// ToolOutput, when set, receives the raw messages of pg_dump and pg_restore, for an
+	// administrator debugging on purpose. They can quote rows (personal data), which is why
+	// errors only ever carry a classification of them.
+	ToolOutput io.Writer
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }

@@ -154,7 +154,7 @@ func (e *Engine) restoreObjects(ctx context.Context, m *Manifest, db Database, d
 			"--no-owner", "--no-privileges", "--no-password", "--dbname="+db.Name)
 		cmd.Env = db.env()
 		cmd.Stdin = r
-		return runTool(cmd, "pg_restore")
+		return runTool(ctx, cmd, "pg_restore", e.ToolOutput)
 	})
 	if err != nil {
 		undo()

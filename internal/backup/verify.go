@@ -72,10 +72,10 @@ func (e *Engine) drill(ctx context.Context, m *Manifest, scratch string) ([]stri
 	quoted := pgx.Identifier{scratch}.Sanitize()
 	// A drill killed earlier may have left its scratch database behind.
 	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+quoted+" WITH (FORCE)"); err != nil {
-		return nil, fmt.Errorf("dropping leftover scratch database %s: %w", scratch, err)
+		return nil, dbFailure("dropping leftover scratch database "+scratch, err)
 	}
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+quoted+" TEMPLATE template0"); err != nil {
-		return nil, fmt.Errorf("creating scratch database %s (the database user needs CREATEDB): %w", scratch, err)
+		return nil, fmt.Errorf("creating scratch database %s (the database user needs CREATEDB): %w", scratch, dbFailure("CREATE DATABASE", err))
 	}
 	defer func() {
 		// Best effort: a scratch database left behind is dropped by the next drill.
@@ -97,7 +97,7 @@ func (e *Engine) drill(ctx context.Context, m *Manifest, scratch string) ([]stri
 	defer conn.Close(context.WithoutCancel(ctx))
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, err
+		return nil, dbFailure("counting the restored rows", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	got, err := countRows(ctx, conn)

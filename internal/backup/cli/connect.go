@@ -14,8 +14,8 @@ import (
 )
 
 type dbFlags struct {
-	host, name, user, password, passwordFile, sslmode, binDir string
-	port                                                      int
+	host, name, user, password, passwordFile, sslmode, sslRootCert, binDir string
+	port                                                                   int
 }
 
 func (f *dbFlags) register(o *options) {
@@ -25,7 +25,8 @@ func (f *dbFlags) register(o *options) {
 	o.str(&f.user, "db-user", "", "database user", "PGUSER")
 	o.secretStr(&f.password, "db-password", "database password (prefer --db-password-file)", "PGPASSWORD")
 	o.str(&f.passwordFile, "db-password-file", "", "file holding the database password")
-	o.str(&f.sslmode, "db-sslmode", "prefer", "libpq sslmode", "PGSSLMODE")
+	o.str(&f.sslmode, "db-sslmode", "prefer", "libpq sslmode (verify-full to check the server's certificate and name)", "PGSSLMODE")
+	o.str(&f.sslRootCert, "db-sslrootcert", "", "PEM file of the CA(s) that issued the database server's certificate", "PGSSLROOTCERT")
 	o.str(&f.binDir, "pg-bin-dir", "", "folder with pg_dump and pg_restore of the server's major version (PATH when empty)")
 }
 
@@ -37,7 +38,8 @@ func (f *dbFlags) build() (backup.Database, error) {
 	if f.host == "" || f.name == "" || f.user == "" {
 		return backup.Database{}, errors.New("set --db-host, --db-name and --db-user (or BACKUP_DB_HOST, BACKUP_DB_NAME, BACKUP_DB_USER)")
 	}
-	return backup.Database{Host: f.host, Port: f.port, Name: f.name, User: f.user, Password: pw, SSLMode: f.sslmode, BinDir: f.binDir}, nil
+	return backup.Database{Host: f.host, Port: f.port, Name: f.name, User: f.user, Password: pw, SSLMode: f.sslmode,
+		SSLRootCert: f.sslRootCert, BinDir: f.binDir}, nil
 }
 
 type destFlags struct {
