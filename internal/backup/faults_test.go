@@ -2,13 +2,16 @@ package backup
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -349,4 +352,60 @@ func TestFailedDatabaseRestoreLeavesNothing(t *testing.T) {
 		t.Fatalf("restore as a role that cannot create tables: %v", err)
 	}
 	assertUntouched(t, r)
+}
+
+// swapOnSecondGet serves, on the second Get of the object whose name ends in swap, the
+// object ending in with instead: the same instance's genuine object of another backup.
+type swapOnSecondGet struct {
+	dest.Destination
+	swap, with string
+	mu         sync.Mutex
+	gets       int
+}
+
+func (s *swapOnSecondGet) Get(ctx context.Context, name string) (io.ReadCloser, error) {
+	if prefix, ok := strings.CutSuffix(name, s.swap); ok {
+		s.mu.Lock()
+		s.gets++
+		n := s.gets
+		s.mu.Unlock()
+		if n == 2 {
+			return s.Destination.Get(ctx, prefix+s.with)
+		}
+	}
+	return s.Destination.Get(ctx, name)
+}
+
+// TestObjectSwappedAfterTheCheckIsNeverRestored: the object checked in the first pass is not
+// the one streamed into the target; the restore fails, and leaves the target empty.
+func TestObjectSwappedAfterTheCheckIsNeverRestored(t *testing.T) {
+	src := seedDatabase(t, pgSrv)
+	for _, kind := range []string{databaseName, filesName} {
+		t.Run(kind, func(t *testing.T) {
+			ctx := testCtx(t)
+			files := seedAttachments(t)
+			e := newEngine(t, fsDest(t), src, files)
+			first, err := e.Backup(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(files, "late.txt"), []byte("added later"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			second, err := e.Backup(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := restoreTarget(t, e)
+			r.Dest = &swapOnSecondGet{Destination: e.Dest, swap: dataName(second.ID, kind), with: dataName(first.ID, kind)}
+			_, err = r.Restore(ctx, second.ID)
+			if !errors.Is(err, ErrIntegrity) {
+				t.Fatalf("restore with %s swapped after the check: %v, want ErrIntegrity", kind, err)
+			}
+			if r.Dest.(*swapOnSecondGet).gets != 2 {
+				t.Fatalf("%s was read %d times, want twice (check, then restore)", kind, r.Dest.(*swapOnSecondGet).gets)
+			}
+			assertUntouched(t, r)
+		})
+	}
 }

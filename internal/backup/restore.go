@@ -23,8 +23,10 @@ type RestoreResult struct {
 // Restore restores backup id ("latest" or "" for the newest) into e.DB, which must be an
 // empty database, and e.AttachmentsDir, which must be missing or empty. Every object is
 // first read whole and checked (size, SHA-256, and every age authentication tag); only then
-// is the target touched. pg_restore runs in one transaction, so a failure leaves the
-// database empty, and a failed unpack empties the folder again.
+// is the target touched. While restoring, each object is checked again, and the end of its
+// stream is held back until that check passed (see holdback), so data that does not match
+// the manifest is never committed: pg_restore runs in one transaction that rolls back, and
+// a failed unpack empties the folder again.
 func (e *Engine) Restore(ctx context.Context, id string) (*RestoreResult, error) {
 	if err := e.check(); err != nil {
 		return nil, err
@@ -153,7 +155,7 @@ func (e *Engine) restoreObjects(ctx context.Context, m *Manifest, db Database, d
 		cmd := exec.CommandContext(ctx, db.tool("pg_restore"), "--single-transaction", "--exit-on-error",
 			"--no-owner", "--no-privileges", "--no-password", "--dbname="+db.Name)
 		cmd.Env = db.env()
-		cmd.Stdin = r
+		cmd.Stdin = &killOnReadError{r: r, cmd: cmd}
 		return runTool(ctx, cmd, "pg_restore", e.ToolOutput)
 	})
 	if err != nil {
