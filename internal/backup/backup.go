@@ -23,11 +23,12 @@ type Result struct {
 // Vault and the destination are checked before any data is read, so an outage of either
 // fails the backup without running pg_dump.
 func (e *Engine) Backup(ctx context.Context) (*Result, error) {
-	if err := e.check(); err != nil {
+	e, err := e.scoped()
+	if err != nil {
 		return nil, err
 	}
-	if e.Instance.Namespace == "" || e.Instance.Name == "" {
-		return nil, errors.New("the instance namespace and name are required: they are recorded in the manifest")
+	if err := e.checkDB(); err != nil && !e.SkipDatabase {
+		return nil, err
 	}
 	start := e.now()
 	keyVersion, err := e.Transit.Probe(ctx)
@@ -74,11 +75,12 @@ func (e *Engine) Backup(ctx context.Context) (*Result, error) {
 		return nil, errors.New("nothing to back up: the database is left out and no attachments folder is set")
 	}
 	m.FinishedAt = e.now().UTC()
-	signed, err := m.signedBytes()
+	m.SignatureScheme = SignatureScheme
+	digest, err := m.signedDigest()
 	if err != nil {
 		return nil, err
 	}
-	if m.Signature, err = e.Transit.Sign(ctx, signed); err != nil {
+	if m.Signature, err = e.Transit.Sign(ctx, digest); err != nil {
 		return nil, fmt.Errorf("signing the manifest of backup %s (its data objects are orphans that retention will delete): %w", id, err)
 	}
 	if err := putJSON(ctx, e.Dest, manifestName(id), m); err != nil {

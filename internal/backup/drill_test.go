@@ -45,13 +45,13 @@ func TestVerifyDrill(t *testing.T) {
 	if scratchExists(t, res.ID) {
 		t.Fatal("the drill left its scratch database behind")
 	}
-	recorded, err := ReadDrill(ctx, d, res.ID)
+	recorded, err := readDrill(ctx, instanceDest(t, e), res.ID)
 	if err != nil || recorded == nil || !recorded.Passed {
 		t.Fatalf("recorded drill: %+v, %v", recorded, err)
 	}
 
 	// A manifest whose count disagrees with what restores: the drill must notice.
-	rewriteManifest(t, d, res.ID, e.Transit, func(m *Manifest) { m.Postgres.Tables["public.tickets"] = 4001 })
+	rewriteManifest(t, e, res.ID, e.Transit, func(m *Manifest) { m.Postgres.Tables["public.tickets"] = 4001 })
 	drill, err = e.Verify(ctx, res.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func TestVerifyDrill(t *testing.T) {
 	if drill.Passed || len(drill.Mismatches) != 1 || !strings.Contains(drill.Mismatches[0], "public.tickets: 4000 rows restored, manifest says 4001") {
 		t.Fatalf("drill of a mismatching backup: %+v", drill)
 	}
-	if recorded, _ := ReadDrill(ctx, d, res.ID); recorded == nil || recorded.Passed {
+	if recorded, _ := readDrill(ctx, instanceDest(t, e), res.ID); recorded == nil || recorded.Passed {
 		t.Fatalf("recorded failed drill: %+v", recorded)
 	}
 }
@@ -84,18 +84,15 @@ func TestPruneKeepsTheNewestDrilledBackup(t *testing.T) {
 	if drill, err := e.Verify(ctx, ids[1]); err != nil || !drill.Passed {
 		t.Fatalf("drill: %+v, %v", drill, err)
 	}
-	pr, err := Prune(ctx, d, retention.Policy{KeepLast: 1}, time.Hour, day.Add(4*24*time.Hour))
+	pr, err := e.Prune(ctx, retention.Policy{KeepLast: 1}, time.Hour, day.Add(4*24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	left, err := ListIDs(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	left, _ := listedIDs(t, e)
 	if len(left) != 2 || left[0] != ids[1] || left[1] != ids[3] {
 		t.Fatalf("left %v after pruning (kept %+v); want the drilled %s and the newest %s", left, pr.Kept, ids[1], ids[3])
 	}
-	objs, _ := d.List(context.Background(), dataDir)
+	objs, _ := instanceDest(t, e).List(context.Background(), dataDir)
 	for _, o := range objs {
 		if strings.Contains(o.Name, ids[0]) || strings.Contains(o.Name, ids[2]) {
 			t.Fatalf("data of a pruned backup left: %s", o.Name)

@@ -287,7 +287,7 @@ func fsDest(t testing.TB) *dest.FS {
 	return d
 }
 
-// newEngine backs up db and files (when not "") with a fresh transit key.
+// newEngine backs up db and files (when not "") of instance ns/desk with a fresh transit key.
 func newEngine(t testing.TB, d dest.Destination, db, files string) *Engine {
 	t.Helper()
 	return &Engine{
@@ -298,6 +298,50 @@ func newEngine(t testing.TB, d dest.Destination, db, files string) *Engine {
 		AppVersion:     "helpy-2.8.0",
 		AttachmentsDir: files,
 	}
+}
+
+// fsPath is where object name of e's instance lies on a filesystem destination.
+func fsPath(t testing.TB, e *Engine, name string) string {
+	t.Helper()
+	folder, err := e.Instance.Folder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(e.Dest.(*dest.FS).Root, filepath.FromSlash(folder+name))
+}
+
+// instanceDest is e's view of its destination: its own folder.
+func instanceDest(t testing.TB, e *Engine) dest.Destination {
+	t.Helper()
+	s, err := e.scoped()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Dest
+}
+
+// manifestOf reads the stored manifest of backup id, unchecked.
+func manifestOf(t testing.TB, e *Engine, id string) *Manifest {
+	t.Helper()
+	m, err := readManifest(testCtx(t), instanceDest(t, e), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// listedIDs are the IDs e.List shows, oldest first, and the count of ignored manifests.
+func listedIDs(t testing.TB, e *Engine) ([]string, int) {
+	t.Helper()
+	res, err := e.List(testCtx(t))
+	if err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	var ids []string
+	for i := len(res.Backups) - 1; i >= 0; i-- {
+		ids = append(ids, res.Backups[i].ID)
+	}
+	return ids, res.IgnoredManifests
 }
 
 // restoreTarget is e with a new empty database and a new empty folder as the target.

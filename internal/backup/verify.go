@@ -13,8 +13,8 @@ import (
 	"github.com/privatedesk/helpdesk-operator/internal/backup/dest"
 )
 
-// DrillResult is the outcome of a restore drill, stored as drills/<id>.json so retention can
-// keep the newest backup proven to restore.
+// DrillResult is the outcome of a restore drill, stored as drills/<id>.json in the
+// instance's folder so retention can keep the newest backup proven to restore.
 type DrillResult struct {
 	ID       string    `json:"id"`
 	Passed   bool      `json:"passed"`
@@ -26,22 +26,29 @@ type DrillResult struct {
 	// count differences; Error is why the drill failed otherwise.
 	Mismatches []string `json:"mismatches,omitempty"`
 	Error      string   `json:"error,omitempty"`
+	// IgnoredManifests counts untrusted manifests passed over when resolving "latest";
+	// not stored.
+	IgnoredManifests int `json:"-"`
 }
 
-// Verify runs a restore drill of backup id ("latest" or ""): it restores into a scratch
-// database it creates (and drops afterwards) on e.DB's server, unpacks the attachments only
-// to count them, compares row counts per table and attachment counts with the manifest, and
-// records the result with the backup. The returned error is nil when the drill could run,
-// whether or not it passed; see DrillResult.Passed.
+// Verify runs a restore drill of backup id ("latest" or "" for the newest trusted one): it
+// restores into a scratch database it creates (and drops afterwards) on e.DB's server,
+// unpacks the attachments only to count them, compares row counts per table and attachment
+// counts with the manifest, and records the result with the backup. The returned error is
+// nil when the drill could run, whether or not it passed; see DrillResult.Passed.
 func (e *Engine) Verify(ctx context.Context, id string) (*DrillResult, error) {
-	if err := e.check(); err != nil {
-		return nil, err
-	}
-	m, err := e.load(ctx, id)
+	e, err := e.scoped()
 	if err != nil {
 		return nil, err
 	}
-	res := &DrillResult{ID: m.ID, At: e.now().UTC(), Database: scratchName(m.ID)}
+	if err := e.checkDB(); err != nil {
+		return nil, err
+	}
+	m, ignored, err := e.trustedManifest(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	res := &DrillResult{ID: m.ID, At: e.now().UTC(), Database: scratchName(m.ID), IgnoredManifests: ignored}
 	start := time.Now()
 	mismatches, drillErr := e.drill(ctx, m, res.Database)
 	res.RestoreDuration = time.Since(start)
@@ -136,14 +143,18 @@ func compareCounts(want, got map[string]int64) []string {
 	return out
 }
 
-// ReadDrill loads the recorded drill result of backup id; (nil, nil) when it has none.
-func ReadDrill(ctx context.Context, d dest.Destination, id string) (*DrillResult, error) {
+// readDrill loads the recorded drill result of backup id; (nil, nil) when it has none or
+// the record is not about that backup.
+func readDrill(ctx context.Context, d dest.Destination, id string) (*DrillResult, error) {
 	var r DrillResult
 	if err := getJSON(ctx, d, drillName(id), &r); err != nil {
-		if errors.Is(err, dest.ErrNotExist) {
+		if errors.Is(err, dest.ErrNotExist) || errors.Is(err, errNotJSON) {
 			return nil, nil
 		}
 		return nil, err
+	}
+	if r.ID != id {
+		return nil, nil
 	}
 	return &r, nil
 }

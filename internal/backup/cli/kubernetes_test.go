@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	vaultapi "github.com/hashicorp/vault/api"
@@ -17,14 +20,21 @@ import (
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/binaries"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/postgres"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/vaultdev"
-	"github.com/privatedesk/helpdesk-operator/internal/vault"
 )
 
-// TestKubernetesAuthWithTheTenantPolicy runs backup, verify and restore as a Job would: logged
-// in through Vault's Kubernetes auth with a real ServiceAccount token from a real API server,
-// holding only the tenant policy the operator writes (transit encrypt and decrypt on the
-// tenant's own key), which must be enough for wrapping keys and sealing manifests.
-func TestKubernetesAuthWithTheTenantPolicy(t *testing.T) {
+// rolePolicies are the transit rights of the tenant's Vault roles, one per kind of Job: the
+// backup Job wraps file keys and signs manifests; restore and drill Jobs unwrap and check
+// signatures; list only checks them. Nobody but the backup Job can sign.
+var rolePolicies = map[string][]string{
+	"backup":  {"encrypt", "hmac", "verify"},
+	"restore": {"decrypt", "verify"},
+	"list":    {"verify"},
+}
+
+// TestKubernetesAuthWithSplitRoles runs backup, list, verify and restore as Jobs would:
+// logged in through Vault's Kubernetes auth with a real ServiceAccount token from a real API
+// server, each holding only its role's transit rights on the tenant's key.
+func TestKubernetesAuthWithSplitRoles(t *testing.T) {
 	ctx := context.Background()
 	assets, err := binaries.EnvtestAssets()
 	if err != nil {
@@ -66,11 +76,11 @@ func TestKubernetesAuthWithTheTenantPolicy(t *testing.T) {
 
 	v := vaultdev.Start(t)
 	admin := v.Client(t)
-	names := vault.NamesFor("helpdesk", ns, name)
+	const key = "helpdesk-" + ns + "-" + name
 	if err := admin.Sys().MountWithContext(ctx, "transit", &vaultapi.MountInput{Type: "transit"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.Logical().WriteWithContext(ctx, "transit/keys/"+names.Key, nil); err != nil {
+	if _, err := admin.Logical().WriteWithContext(ctx, "transit/keys/"+key, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := admin.Sys().EnableAuthWithOptionsWithContext(ctx, "kubernetes", &vaultapi.EnableAuthOptions{Type: "kubernetes"}); err != nil {
@@ -81,39 +91,54 @@ func TestKubernetesAuthWithTheTenantPolicy(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := admin.Sys().PutPolicyWithContext(ctx, names.Policy, vault.TenantPolicy("transit", "secret", ns, name, names, "")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Logical().WriteWithContext(ctx, "auth/kubernetes/role/"+names.Role, map[string]any{
-		"bound_service_account_names": sa, "bound_service_account_namespaces": ns,
-		"policies": names.Policy, "ttl": "1h",
-	}); err != nil {
-		t.Fatal(err)
+	for role, ops := range rolePolicies {
+		var policy strings.Builder
+		for _, op := range ops {
+			fmt.Fprintf(&policy, "path %q {\n  capabilities = [\"update\"]\n}\n", "transit/"+op+"/"+key)
+		}
+		if err := admin.Sys().PutPolicyWithContext(ctx, key+"-"+role, policy.String()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.Logical().WriteWithContext(ctx, "auth/kubernetes/role/"+key+"-"+role, map[string]any{
+			"bound_service_account_names": sa, "bound_service_account_namespaces": ns,
+			"policies": key + "-" + role, "ttl": "1h",
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	pg := postgres.Start(t)
 	pg.CreateDatabase(t, "app")
 	pg.CreateDatabase(t, "restored")
-	common := []string{
-		"--db-host=" + pg.Host, "--db-port=" + itoa(pg.Port), "--db-user=" + pg.User, "--db-sslmode=disable",
-		"--pg-bin-dir=" + pg.BinDir(), "--path=" + t.TempDir(),
-		"--vault-addr=" + v.Addr, "--vault-k8s-role=" + names.Role, "--vault-sa-token-file=" + tokenFile,
-		"--transit-key=" + names.Key, "--instance-namespace=" + ns, "--instance-name=" + name,
+	destination := t.TempDir()
+	vaultFlags := func(role string) []string {
+		return []string{"--vault-addr=" + v.Addr, "--vault-k8s-role=" + key + "-" + role, "--vault-sa-token-file=" + tokenFile,
+			"--transit-key=" + key, "--instance-namespace=" + ns, "--instance-name=" + name, "--path=" + destination}
 	}
+	db := []string{"--db-host=" + pg.Host, "--db-port=" + itoa(pg.Port), "--db-user=" + pg.User, "--db-sslmode=disable", "--pg-bin-dir=" + pg.BinDir()}
 	t.Setenv("PGPASSWORD", pg.Password)
 	t.Setenv("VAULT_TOKEN", "")
-	res, err := runMain(t, "backup", append(common, "--db-name=app")...)
+	res, err := runMain(t, "backup", slices.Concat(vaultFlags("backup"), db, []string{"--db-name=app"})...)
 	if err != nil {
-		t.Fatalf("backup with Kubernetes auth and the tenant policy: %v", err)
+		t.Fatalf("backup with the backup role: %v", err)
 	}
-	if _, err := runMain(t, "verify", append(common, "--db-name=app")...); err != nil {
-		t.Fatalf("verify: %v", err)
+	if list, err := runMain(t, "list", vaultFlags("list")...); err != nil || len(list["backups"].([]any)) != 1 {
+		t.Fatalf("list with the list role: %v, %v", list, err)
 	}
-	if _, err := runMain(t, "restore", append(common, "--db-name=restored", "--id="+res["id"].(string))...); err != nil {
-		t.Fatalf("restore: %v", err)
+	if _, err := runMain(t, "verify", slices.Concat(vaultFlags("restore"), db, []string{"--db-name=app"})...); err != nil {
+		t.Fatalf("verify with the restore role: %v", err)
 	}
-	// Another role's token is refused at login, before any data is read.
-	_, err = runMain(t, "backup", append(common, "--db-name=app", "--vault-k8s-role=helpdesk-other-desk")...)
+	if _, err := runMain(t, "restore", slices.Concat(vaultFlags("restore"), db, []string{"--db-name=restored", "--id=" + res["id"].(string)})...); err != nil {
+		t.Fatalf("restore with the restore role: %v", err)
+	}
+	// Only the backup role can make a backup (and so sign a manifest).
+	for _, role := range []string{"restore", "list"} {
+		if _, err := runMain(t, "backup", slices.Concat(vaultFlags(role), db, []string{"--db-name=app"})...); err == nil || !strings.Contains(err.Error(), "403") {
+			t.Fatalf("backup with the %s role: %v, want denied", role, err)
+		}
+	}
+	// Another instance's role is refused at login, before any data is read.
+	_, err = runMain(t, "backup", slices.Concat(vaultFlags("backup"), db, []string{"--db-name=app", "--vault-k8s-role=helpdesk-other-desk"})...)
 	if err == nil {
 		t.Fatal("backup with a role the token is not bound to succeeded")
 	}
