@@ -19,6 +19,7 @@ import (
 // Database is how to reach PostgreSQL. The password goes to pg_dump and pg_restore through
 // PGPASSWORD in their environment, never on a command line.
 type Database struct {
+	// Host is a host name or address, or the folder of a Unix socket (the drill's server).
 	Host     string
 	Port     int
 	Name     string
@@ -28,11 +29,10 @@ type Database struct {
 	// SSLRootCert is a PEM file of the CAs to trust for the server's certificate (libpq's
 	// sslrootcert); with SSLMode verify-full the certificate must also name Host.
 	SSLRootCert string
-	// BinDir holds pg_dump and pg_restore of the server's major version; PATH when empty.
+	// BinDir holds pg_dump and pg_restore (and, for drills, initdb and postgres) of the
+	// server's major version; PATH when empty.
 	BinDir string
 }
-
-func (d Database) withName(name string) Database { d.Name = name; return d }
 
 func (d Database) tool(name string) string {
 	if d.BinDir == "" {

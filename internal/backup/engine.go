@@ -16,7 +16,7 @@ type Engine struct {
 	Dest    dest.Destination
 	Transit vaultage.Transit
 	// DB is the instance's database: the source of backups and, for Restore, the target.
-	// Verify creates its scratch database on the same server with the same user.
+	// Verify does not use it (only DB.BinDir, for the PostgreSQL programs).
 	DB       Database
 	Instance Instance
 	// AppVersion is recorded in manifests.
@@ -27,9 +27,12 @@ type Engine struct {
 	// false). The signed manifest then names no database, which is how restore tells an
 	// omitted database from a removed one.
 	SkipDatabase bool
-	// ToolOutput, when set, receives the raw messages of pg_dump and pg_restore, for an
-	// administrator debugging on purpose. They can quote rows (personal data), which is why
-	// errors only ever carry a classification of them.
+	// ScratchDir is where Verify runs its throwaway PostgreSQL server (an emptyDir in the
+	// drill pod); required by Verify only.
+	ScratchDir string
+	// ToolOutput, when set, receives the raw messages of pg_dump, pg_restore and the scratch
+	// server, for an administrator debugging on purpose. They can quote rows (personal
+	// data), which is why errors only ever carry a classification of them.
 	ToolOutput io.Writer
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time

@@ -9,7 +9,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -297,7 +299,32 @@ func newEngine(t testing.TB, d dest.Destination, db, files string) *Engine {
 		Instance:       Instance{Namespace: "ns", Name: "desk"},
 		AppVersion:     "helpy-2.8.0",
 		AttachmentsDir: files,
+		ScratchDir:     scratchDir(t),
 	}
+}
+
+// scratchDir is a folder for drills' scratch servers. PostgreSQL refuses to run as root,
+// so when the tests do, it belongs to the harness's postgres user (whom the drill then runs
+// its server as), below /tmp rather than t.TempDir, whose parent only root may enter.
+func scratchDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "scratch-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatalf("the postgres harness's user: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // fsPath is where object name of e's instance lies on a filesystem destination.

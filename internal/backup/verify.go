@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,10 +15,9 @@ import (
 // DrillResult is the outcome of a restore drill, stored as drills/<id>.json in the
 // instance's folder so retention can keep the newest backup proven to restore.
 type DrillResult struct {
-	ID       string    `json:"id"`
-	Passed   bool      `json:"passed"`
-	At       time.Time `json:"at"`
-	Database string    `json:"database"` // the scratch database, dropped afterwards
+	ID     string    `json:"id"`
+	Passed bool      `json:"passed"`
+	At     time.Time `json:"at"`
 	// RestoreDuration is how long downloading, checking and restoring took.
 	RestoreDuration time.Duration `json:"restoreDurationNs"`
 	// Mismatches lists tables whose row counts differ from the manifest, and attachment
@@ -32,25 +30,26 @@ type DrillResult struct {
 }
 
 // Verify runs a restore drill of backup id ("latest" or "" for the newest trusted one): it
-// restores into a scratch database it creates (and drops afterwards) on e.DB's server,
-// unpacks the attachments only to count them, compares row counts per table and attachment
-// counts with the manifest, and records the result with the backup. The returned error is
-// nil when the drill could run, whether or not it passed; see DrillResult.Passed.
+// restores the database into a throwaway PostgreSQL server it runs in e.ScratchDir (see
+// scratch.go), unpacks the attachments only to count them, compares row counts per table
+// and attachment counts with the manifest, and records the result with the backup. It
+// needs no database settings. The returned error is nil when the drill could run, whether
+// or not it passed; see DrillResult.Passed.
 func (e *Engine) Verify(ctx context.Context, id string) (*DrillResult, error) {
 	e, err := e.scoped()
 	if err != nil {
 		return nil, err
 	}
-	if err := e.checkDB(); err != nil {
-		return nil, err
+	if e.ScratchDir == "" {
+		return nil, errors.New("no scratch folder for the drill's PostgreSQL server: set --scratch-dir (an emptyDir)")
 	}
 	m, ignored, err := e.trustedManifest(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	res := &DrillResult{ID: m.ID, At: e.now().UTC(), Database: scratchName(m.ID), IgnoredManifests: ignored}
+	res := &DrillResult{ID: m.ID, At: e.now().UTC(), IgnoredManifests: ignored}
 	start := time.Now()
-	mismatches, drillErr := e.drill(ctx, m, res.Database)
+	mismatches, drillErr := e.drill(ctx, m)
 	res.RestoreDuration = time.Since(start)
 	res.Mismatches = mismatches
 	res.Passed = drillErr == nil && len(mismatches) == 0
@@ -66,33 +65,17 @@ func (e *Engine) Verify(ctx context.Context, id string) (*DrillResult, error) {
 	return res, nil
 }
 
-func scratchName(id string) string {
-	return "helpdesk_drill_" + strings.NewReplacer("-", "_").Replace(strings.ToLower(id))
-}
-
-func (e *Engine) drill(ctx context.Context, m *Manifest, scratch string) ([]string, error) {
-	admin, err := e.DB.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer admin.Close(context.WithoutCancel(ctx))
-	quoted := pgx.Identifier{scratch}.Sanitize()
-	// A drill killed earlier may have left its scratch database behind.
-	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+quoted+" WITH (FORCE)"); err != nil {
-		return nil, dbFailure("dropping leftover scratch database "+scratch, err)
-	}
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+quoted+" TEMPLATE template0"); err != nil {
-		return nil, fmt.Errorf("creating scratch database %s (the database user needs CREATEDB): %w", scratch, dbFailure("CREATE DATABASE", err))
-	}
-	defer func() {
-		// Best effort: a scratch database left behind is dropped by the next drill.
-		_, _ = admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+quoted+" WITH (FORCE)")
-	}()
-
+func (e *Engine) drill(ctx context.Context, m *Manifest) ([]string, error) {
+	// Checked before a server is started: a damaged backup fails the drill cheaply.
 	if err := e.checkObjects(ctx, m); err != nil {
 		return nil, err
 	}
-	db := e.DB.withName(scratch)
+	srv, err := startScratch(ctx, e.ScratchDir, e.DB.BinDir, e.ToolOutput)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	db := srv.database()
 	stats, err := e.restoreObjects(ctx, m, db, "")
 	if err != nil {
 		return nil, err

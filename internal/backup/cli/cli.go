@@ -6,7 +6,8 @@
 // Every subcommand names the policy's destination (--s3-* or --path, as the policy gives
 // it), the instance (--instance-namespace, --instance-name; the engine works in the
 // instance's folder below the destination) and Vault (--vault-*, --transit-mount,
-// --transit-key). backup, restore and verify also take the database (--db-*, --pg-bin-dir).
+// --transit-key). backup and restore also take the database (--db-*, --pg-bin-dir);
+// verify restores into a throwaway server in --scratch-dir and takes no --db-* at all.
 package cli
 
 import (
@@ -44,6 +45,7 @@ type config struct {
 	noPrune     bool
 	noDatabase  bool
 	timeZone    string
+	scratchDir  string
 	debugOutput bool
 }
 
@@ -82,7 +84,7 @@ func run(ctx context.Context, subcommand string, args []string, stdout io.Writer
 	o.str(&c.namespace, "instance-namespace", "", "namespace of the helpdesk instance", "POD_NAMESPACE")
 	o.str(&c.name, "instance-name", "", "name of the helpdesk instance")
 	debugFlag := func() {
-		o.bool(&c.debugOutput, "debug-tool-output", false, "print the raw messages of pg_dump and pg_restore to stderr, for debugging; they can contain personal data (rows, values), so leave off in normal operation")
+		o.bool(&c.debugOutput, "debug-tool-output", false, "print the raw messages of pg_dump, pg_restore and the drill's PostgreSQL server to stderr, for debugging; they can contain personal data (rows, values), so leave off in normal operation")
 	}
 	switch subcommand {
 	case "backup":
@@ -105,9 +107,10 @@ func run(ctx context.Context, subcommand string, args []string, stdout io.Writer
 		o.str(&c.files, "attachments-dir", "", "attachments folder to restore into (none when empty)")
 		o.str(&c.id, "id", "latest", "backup ID, or latest")
 	case "verify":
-		c.db.register(o)
+		c.db.registerBinDir(o)
 		debugFlag()
 		o.str(&c.id, "id", "latest", "backup ID, or latest")
+		o.str(&c.scratchDir, "scratch-dir", "", "folder (an emptyDir) where the drill runs its throwaway PostgreSQL server; required")
 	case "list":
 	default:
 		return fmt.Errorf("unknown backup subcommand %q (want one of %v)", subcommand, Subcommands)
@@ -134,6 +137,9 @@ func run(ctx context.Context, subcommand string, args []string, stdout io.Writer
 		}
 		c.policy.Location = loc
 	}
+	if subcommand == "verify" && c.scratchDir == "" {
+		return errors.New("verify: set --scratch-dir (BACKUP_SCRATCH_DIR) to a folder for the drill's throwaway PostgreSQL server, an emptyDir in the drill pod")
+	}
 	d, err := c.dest.build()
 	if err != nil {
 		return err
@@ -144,6 +150,8 @@ func run(ctx context.Context, subcommand string, args []string, stdout io.Writer
 		AppVersion:     c.appVersion,
 		AttachmentsDir: c.files,
 		SkipDatabase:   c.noDatabase,
+		ScratchDir:     c.scratchDir,
+		DB:             backup.Database{BinDir: c.db.binDir},
 	}
 	// The instance's folder is checked before any credential is used.
 	if _, err := e.Instance.Folder(); err != nil {
@@ -152,7 +160,7 @@ func run(ctx context.Context, subcommand string, args []string, stdout io.Writer
 	if c.debugOutput {
 		e.ToolOutput = debugOutput
 	}
-	if subcommand != "list" {
+	if subcommand == "backup" || subcommand == "restore" {
 		if e.DB, err = c.db.build(); err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -86,7 +87,7 @@ func TestBackupListVerifyRestoreThroughEnvAndFlags(t *testing.T) {
 		"BACKUP_S3_INSECURE": "true",
 		"VAULT_ADDR":         v.Addr, "BACKUP_VAULT_TOKEN_FILE": write("token", v.RootToken), "BACKUP_TRANSIT_KEY": "helpdesk-ns-desk",
 		"BACKUP_INSTANCE_NAMESPACE": "ns", "BACKUP_INSTANCE_NAME": "desk", "BACKUP_APP_VERSION": "2.8.0",
-		"BACKUP_ATTACHMENTS_DIR": files, "BACKUP_KEEP_LAST": "1",
+		"BACKUP_ATTACHMENTS_DIR": files, "BACKUP_KEEP_LAST": "1", "BACKUP_SCRATCH_DIR": scratchDir(t),
 	} {
 		t.Setenv(k, val)
 	}
@@ -154,6 +155,8 @@ func TestUsageErrors(t *testing.T) {
 		{"list", []string{"--path=/x", "--s3-bucket=b"}, "either --path or --s3-bucket"},
 		{"list", []string{"--path=" + os.TempDir(), "--instance-namespace=ns", "--instance-name=../desk"}, "instance name"},
 		{"list", []string{"--path=" + os.TempDir(), "--instance-namespace=*", "--instance-name=desk"}, "instance namespace"},
+		{"verify", []string{"--path=" + os.TempDir()}, "--scratch-dir"},
+		{"verify", []string{"--db-host=db"}, "flag provided but not defined: -db-host"},
 		{"list", []string{"--attachments-dir=/x"}, "flag provided but not defined"},
 	} {
 		t.Setenv("BACKUP_PATH", "")
@@ -181,4 +184,45 @@ func d3(t *testing.T, endpoint, access, secret string) dest.Destination {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// scratchDir is a folder for a drill's scratch server; when the tests run as root, it
+// belongs to the postgres harness's user, whom the drill then runs its server as.
+func scratchDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "scratch-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatal(err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestHelpNeverPrintsSecrets(t *testing.T) {
+	t.Setenv("PGPASSWORD", "pg-secret-value")
+	t.Setenv("BACKUP_S3_SECRET_KEY", "s3-secret-value")
+	t.Setenv("VAULT_TOKEN", "vault-secret-value")
+	var out bytes.Buffer
+	if err := Main(context.Background(), "backup", []string{"--help"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"pg-secret-value", "s3-secret-value", "vault-secret-value"} {
+		if strings.Contains(out.String(), s) {
+			t.Fatalf("--help printed a secret from the environment")
+		}
+	}
+	if !strings.Contains(out.String(), "BACKUP_DB_PASSWORD_FILE") {
+		t.Fatalf("--help does not name the environment variables:\n%s", out.String())
+	}
 }

@@ -18,16 +18,21 @@ type dbFlags struct {
 	port                                                                   int
 }
 
+// registerBinDir registers --pg-bin-dir alone (verify needs no database settings).
+func (f *dbFlags) registerBinDir(o *options) {
+	o.str(&f.binDir, "pg-bin-dir", "", "folder with the PostgreSQL programs of the server's major version: pg_dump, pg_restore, and for verify initdb and postgres (PATH when empty)")
+}
+
 func (f *dbFlags) register(o *options) {
 	o.str(&f.host, "db-host", "", "PostgreSQL host", "PGHOST")
 	o.int(&f.port, "db-port", 5432, "PostgreSQL port", "PGPORT")
-	o.str(&f.name, "db-name", "", "database to back up, restore into, or create drill databases next to", "PGDATABASE")
+	o.str(&f.name, "db-name", "", "database to back up or restore into", "PGDATABASE")
 	o.str(&f.user, "db-user", "", "database user", "PGUSER")
 	o.secretStr(&f.password, "db-password", "database password (prefer --db-password-file)", "PGPASSWORD")
 	o.str(&f.passwordFile, "db-password-file", "", "file holding the database password")
 	o.str(&f.sslmode, "db-sslmode", "prefer", "libpq sslmode (verify-full to check the server's certificate and name)", "PGSSLMODE")
 	o.str(&f.sslRootCert, "db-sslrootcert", "", "PEM file of the CA(s) that issued the database server's certificate", "PGSSLROOTCERT")
-	o.str(&f.binDir, "pg-bin-dir", "", "folder with pg_dump and pg_restore of the server's major version (PATH when empty)")
+	f.registerBinDir(o)
 }
 
 func (f *dbFlags) build() (backup.Database, error) {
