@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -70,10 +71,9 @@ func startScratch(ctx context.Context, scratchDir, binDir string, out io.Writer)
 	if st, err := os.Stat(scratchDir); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("scratch folder %s is not a folder: mount an emptyDir there", scratchDir)
 	}
-	initdb, postgres := filepath.Join(binDir, "initdb"), filepath.Join(binDir, "postgres")
-	for _, p := range []string{initdb, postgres} {
-		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("%s not found: set --pg-bin-dir to the folder of the PostgreSQL server programs (initdb, postgres, pg_restore), e.g. /usr/lib/postgresql/15/bin", p)
+	for _, name := range []string{"initdb", "postgres"} {
+		if _, err := os.Stat(filepath.Join(binDir, name)); err != nil {
+			return nil, fmt.Errorf("%s not found in %q: set --pg-bin-dir to the folder of the PostgreSQL server programs (initdb, postgres, pg_restore), e.g. /usr/lib/postgresql/15/bin", name, binDir)
 		}
 	}
 	// A drill killed earlier in the same pod (an emptyDir outlives a container restart)
@@ -100,19 +100,34 @@ func startScratch(ctx context.Context, scratchDir, binDir string, out io.Writer)
 	if err != nil {
 		return nil, err
 	}
+	if err := s.initdb(ctx, cred, out); err != nil {
+		return nil, err
+	}
+	if err := s.launch(ctx, cred, out); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// scratchEnv is all the environment initdb and the server get: C needs no installed
+// locale, and UTC spares initdb its search for the system's zone.
+var scratchEnv = []string{"LC_ALL=C", "TZ=UTC"}
+
+func (s *scratchServer) data() string { return filepath.Join(s.dir, "data") }
+
+// initdb creates the cluster, as cred (nil: as ourselves).
+func (s *scratchServer) initdb(ctx context.Context, cred *syscall.Credential, out io.Writer) error {
 	uid, gid := os.Geteuid(), os.Getegid()
 	if cred != nil {
 		uid, gid = int(cred.Uid), int(cred.Gid)
 	}
-	env := []string{"LC_ALL=C", "TZ=UTC"} // C: no locale need be installed; TZ: skips initdb's zone search
-	initEnv, err := s.userLookupEnv(uid, gid)
+	lookupEnv, err := s.userLookupEnv(uid, gid)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	data := filepath.Join(dir, "data")
-	cmd := exec.CommandContext(ctx, initdb, "--pgdata="+data, "--username="+scratchUser, "--auth=trust",
-		"--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions")
-	cmd.Env = append(env, initEnv...)
+	cmd := exec.CommandContext(ctx, filepath.Join(s.binDir, "initdb"), "--pgdata="+s.data(), "--username="+scratchUser,
+		"--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions")
+	cmd.Env = append(slices.Clone(scratchEnv), lookupEnv...)
 	tail := &tailBuffer{}
 	cmd.Stdout, cmd.Stderr = teeTo(tail, out), teeTo(tail, out)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -120,16 +135,21 @@ func startScratch(ctx context.Context, scratchDir, binDir string, out io.Writer)
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// A fresh cluster holds no data yet, so initdb's messages are safe to put in the error.
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("creating the drill's PostgreSQL cluster (initdb) failed: %w: %s", err, tail)
+		return fmt.Errorf("creating the drill's PostgreSQL cluster (initdb) failed: %w: %s", err, tail)
 	}
-	s.cmd = exec.Command(postgres, "-D", data, "-k", dir, "-p", strconv.Itoa(scratchPort),
+	return nil
+}
+
+// launch starts the server, as cred, and waits until it accepts connections.
+func (s *scratchServer) launch(ctx context.Context, cred *syscall.Credential, out io.Writer) error {
+	s.cmd = exec.Command(filepath.Join(s.binDir, "postgres"), "-D", s.data(), "-k", s.dir, "-p", strconv.Itoa(scratchPort),
 		"-c", "listen_addresses=", "-c", "unix_socket_permissions=0700",
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "wal_level=minimal", "-c", "max_wal_senders=0", "-c", "autovacuum=off",
 		"-c", "shared_buffers=16MB", "-c", "max_connections=10", "-c", "huge_pages=off",
 		// Segments in the data folder, not /dev/shm, so a kill leaves nothing outside it.
 		"-c", "dynamic_shared_memory_type=mmap")
-	s.cmd.Env = env
+	s.cmd.Env = scratchEnv
 	// The server log can quote rows of a failing restore: it goes only to out, and until
 	// the server is ready (no data yet) to the tail for a startup error.
 	startTail := &tailBuffer{}
@@ -139,15 +159,15 @@ func startScratch(ctx context.Context, scratchDir, binDir string, out io.Writer)
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
 		s.cmd = nil
-		return nil, fmt.Errorf("starting the drill's PostgreSQL server: %w", err)
+		return fmt.Errorf("starting the drill's PostgreSQL server: %w", err)
 	}
 	s.exited = make(chan struct{})
 	go func() { _ = s.cmd.Wait(); close(s.exited) }()
 	if err := s.waitReady(ctx); err != nil {
-		return nil, fmt.Errorf("%w: %s", err, startTail)
+		return fmt.Errorf("%w: %s", err, startTail)
 	}
 	startup.off()
-	return s, nil
+	return nil
 }
 
 func (s *scratchServer) socketPath() string {

@@ -56,10 +56,10 @@ type destFlags struct {
 }
 
 func (f *destFlags) register(o *options) {
-	o.str(&f.path, "path", "", "filesystem destination (a mounted volume); exclusive with --s3-bucket")
+	o.str(&f.path, "path", "", "filesystem destination (a mounted volume, plus the policy's subPath); the instance works in <namespace>/<name>/ below it; exclusive with --s3-bucket")
 	o.str(&f.endpoint, "s3-endpoint", "", "S3 endpoint host[:port]")
 	o.str(&f.bucket, "s3-bucket", "", "S3 bucket")
-	o.str(&f.prefix, "s3-prefix", "", "folder inside the bucket")
+	o.str(&f.prefix, "s3-prefix", "", "the policy's folder inside the bucket; the instance works in <namespace>/<name>/ below it")
 	o.str(&f.region, "s3-region", "us-east-1", "S3 region", "AWS_REGION")
 	o.secretStr(&f.accessKey, "s3-access-key", "S3 access key (prefer --s3-access-key-file)", "AWS_ACCESS_KEY_ID")
 	o.str(&f.accessKeyFile, "s3-access-key-file", "", "file holding the S3 access key")
