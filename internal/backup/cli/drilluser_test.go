@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -25,9 +26,10 @@ import (
 const helperArgsVar = "HELPDESK_TEST_VERIFY_ARGS"
 
 // TestDrillAsAnArbitraryUser runs a drill as a drill pod does: as a UID that the user
-// database does not list, with no HOME and an empty environment. initdb needs the user
-// looked up; the drill provides it through nss_wrapper when the system has it, and
-// otherwise says what the image lacks.
+// database does not list, with no HOME and an empty environment, and where the system
+// allows it on a read-only root filesystem. initdb needs the user looked up; the drill
+// provides it through nss_wrapper when the system has it, and otherwise says what the
+// image lacks.
 func TestDrillAsAnArbitraryUser(t *testing.T) {
 	if raw := os.Getenv(helperArgsVar); raw != "" {
 		var args []string
@@ -95,10 +97,8 @@ func TestDrillAsAnArbitraryUser(t *testing.T) {
 		}
 	}
 	args, _ := json.Marshal(append(common, "--pg-bin-dir="+pg.BinDir(), "--scratch-dir="+scratch))
-	cmd := exec.Command(copied, "-test.run=^TestDrillAsAnArbitraryUser$")
-	cmd.Env = []string{helperArgsVar + "=" + string(args)} // no HOME, no PATH, no USER
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+	cmd := asPodUser(t, uid, []string{helperArgsVar + "=" + string(args)}, []string{destination, scratch},
+		copied, "-test.run=^TestDrillAsAnArbitraryUser$")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
@@ -117,6 +117,34 @@ func TestDrillAsAnArbitraryUser(t *testing.T) {
 	if entries, _ := os.ReadDir(scratch); len(entries) > 0 {
 		t.Fatalf("the drill left %d entries in its scratch folder", len(entries))
 	}
+}
+
+// asPodUser runs a program as uid with only env, like a pod with runAsUser and
+// readOnlyRootFilesystem: when unshare and setpriv work here, in a mount namespace whose
+// root is read-only but for the writable folders; else with the UID alone.
+func asPodUser(t *testing.T, uid int, env, writable []string, program string, args ...string) *exec.Cmd {
+	t.Helper()
+	if exec.Command("unshare", "--mount", "--propagation", "private", "true").Run() == nil {
+		if _, err := exec.LookPath("setpriv"); err == nil {
+			// Folders bound onto themselves are mounts of their own, which stay writable
+			// when the root mount is made read-only.
+			var script strings.Builder
+			for _, dir := range writable {
+				fmt.Fprintf(&script, "mount --bind %q %q && ", dir, dir)
+			}
+			fmt.Fprintf(&script, `mount -o remount,bind,ro / && ! touch /.rootfs-probe 2>/dev/null && exec setpriv --reuid=%d --regid=%d --clear-groups env -i "$@"`, uid, uid)
+			cmdArgs := append([]string{"--mount", "--propagation", "private", "sh", "-c", script.String(), "sh"}, env...)
+			cmd := exec.Command("unshare", append(append(cmdArgs, program), args...)...)
+			cmd.Dir = "/"
+			return cmd
+		}
+	}
+	t.Log("no mount namespace here: running as the UID on the writable root filesystem")
+	cmd := exec.Command(program, args...)
+	cmd.Env = env
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+	return cmd
 }
 
 func copyFile(t *testing.T, from, to string) {
