@@ -69,6 +69,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"The operator's own image (required); backup, drill and restore pods copy its /helpdesk-operator binary into the PostgreSQL image.")
 	fs.StringVar(&o.Resources.PostgresImageRepository, "postgres-image-repository", o.Resources.PostgresImageRepository,
 		"Repository of the PostgreSQL images; the tag is the major version.")
+	fs.Int64Var(&o.Resources.PostgresUID, "postgres-uid", o.Resources.PostgresUID,
+		"UID (and GID) of the PostgreSQL images' server user; restore drills start their scratch server as it.")
 	fs.BoolVar(&o.Resources.CertManager, "cert-manager", false, "Annotate Ingresses for cert-manager when an instance's spec.tls names an issuer.")
 	fs.StringVar(&o.Resources.IngressBodySize, "ingress-body-size", "", "Request body limit set on Ingresses (ingress-nginx), e.g. 25m; keep it above the largest upload.")
 }

@@ -23,11 +23,12 @@ type Result struct {
 // Vault and the destination are checked before any data is read, so an outage of either
 // fails the backup without running pg_dump.
 func (e *Engine) Backup(ctx context.Context) (*Result, error) {
-	if err := e.check(); err != nil {
+	e, err := e.scoped()
+	if err != nil {
 		return nil, err
 	}
-	if e.Instance.Namespace == "" || e.Instance.Name == "" {
-		return nil, errors.New("the instance namespace and name are required: they are recorded in the manifest")
+	if err := e.checkDB(); err != nil && !e.SkipDatabase {
+		return nil, err
 	}
 	start := e.now()
 	keyVersion, err := e.Transit.Probe(ctx)
@@ -74,11 +75,12 @@ func (e *Engine) Backup(ctx context.Context) (*Result, error) {
 		return nil, errors.New("nothing to back up: the database is left out and no attachments folder is set")
 	}
 	m.FinishedAt = e.now().UTC()
-	signed, err := m.signedBytes()
+	m.SignatureScheme = SignatureScheme
+	digest, err := m.signedDigest()
 	if err != nil {
 		return nil, err
 	}
-	if m.Signature, err = e.Transit.Sign(ctx, signed); err != nil {
+	if m.Signature, err = e.Transit.Sign(ctx, digest); err != nil {
 		return nil, fmt.Errorf("signing the manifest of backup %s (its data objects are orphans that retention will delete): %w", id, err)
 	}
 	if err := putJSON(ctx, e.Dest, manifestName(id), m); err != nil {
@@ -102,16 +104,16 @@ func (e *Engine) dumpDatabase(ctx context.Context, id string, info *PostgresInfo
 	defer conn.Close(context.WithoutCancel(ctx))
 	tx, err := conn.Begin(ctx)
 	if err != nil {
-		return ObjectEntry{}, 0, err
+		return ObjectEntry{}, 0, dbFailure("starting the snapshot transaction", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	// pgx's Begin uses the default isolation; set the snapshot's before its first query.
 	if _, err := tx.Exec(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
-		return ObjectEntry{}, 0, err
+		return ObjectEntry{}, 0, dbFailure("starting the snapshot transaction", err)
 	}
 	var snapshot string
 	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot(), current_setting('server_version')").Scan(&snapshot, &info.ServerVersion); err != nil {
-		return ObjectEntry{}, 0, fmt.Errorf("exporting a snapshot: %w", err)
+		return ObjectEntry{}, 0, dbFailure("exporting a snapshot", err)
 	}
 	info.Database = e.DB.Name
 	countsc := make(chan error, 1)
@@ -129,7 +131,7 @@ func (e *Engine) dumpDatabase(ctx context.Context, id string, info *PostgresInfo
 			info.Tables, err = countRows(countCtx, conn)
 			countsc <- err
 		}()
-		runErr := runTool(cmd, "pg_dump")
+		runErr := runTool(ctx, cmd, "pg_dump", e.ToolOutput)
 		if runErr != nil {
 			stopCounts()
 		}

@@ -22,20 +22,35 @@ type Entry struct {
 	Drill      *DrillResult `json:"drill,omitempty"`
 }
 
-// List returns the complete backups (those with a manifest), newest first, with their last
-// drill result.
-func List(ctx context.Context, d dest.Destination) ([]Entry, error) {
-	ids, err := ListIDs(ctx, d)
+// ListResult is the instance's backups, newest first, and how many manifests in its folder
+// were ignored as not trusted (unsigned, edited, or of another instance or key).
+type ListResult struct {
+	Backups          []Entry `json:"backups"`
+	IgnoredManifests int     `json:"ignoredManifests"`
+}
+
+// List returns the instance's trusted backups, newest first, with their last drill result.
+func (e *Engine) List(ctx context.Context) (*ListResult, error) {
+	s, err := e.scoped()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Entry, 0, len(ids))
-	for i := len(ids) - 1; i >= 0; i-- {
-		m, err := ReadManifest(ctx, d, ids[i])
-		if err != nil {
-			return nil, err
-		}
-		drill, err := ReadDrill(ctx, d, ids[i])
+	c, err := s.readCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := s.entries(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return &ListResult{Backups: entries, IgnoredManifests: c.ignored}, nil
+}
+
+func (e *Engine) entries(ctx context.Context, c *catalog) ([]Entry, error) {
+	out := make([]Entry, 0, len(c.trusted))
+	for i := len(c.trusted) - 1; i >= 0; i-- {
+		m := c.trusted[i]
+		drill, err := readDrill(ctx, e.Dest, m.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -53,34 +68,49 @@ type PruneResult struct {
 	UploadsAborted  int                  `json:"uploadsAborted,omitempty"`
 	DrillsDeleted   []string             `json:"drillsDeleted,omitempty"`
 	TempFilesPruned int                  `json:"tempFilesPruned,omitempty"`
+	// IgnoredManifests counts untrusted manifests: neither they nor their data are deleted.
+	IgnoredManifests int `json:"ignoredManifests,omitempty"`
 }
 
-// Prune applies policy to the backups on d and deletes, after grace, the orphans of backups
-// that never finished. A backup is deleted manifest first, so it stops existing at once and
-// a half-finished deletion leaves only orphans, which a later run removes.
-func Prune(ctx context.Context, d dest.Destination, policy retention.Policy, grace time.Duration, now time.Time) (*PruneResult, error) {
-	entries, err := List(ctx, d)
+// Prune applies policy to the instance's trusted backups and deletes, after grace, the
+// orphans of backups that never finished. A backup is deleted manifest first, so it stops
+// existing at once and a half-finished deletion leaves only orphans, which a later run
+// removes. Untrusted manifests count for nothing in the plan and are left alone, with the
+// data of their IDs.
+func (e *Engine) Prune(ctx context.Context, policy retention.Policy, grace time.Duration, now time.Time) (*PruneResult, error) {
+	s, err := e.scoped()
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.readCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := s.entries(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	var backups []retention.Backup
 	passed := map[string]bool{}
-	for _, e := range entries {
-		backups = append(backups, retention.Backup{ID: e.ID, Time: e.StartedAt})
-		if e.Drill != nil && e.Drill.Passed {
-			passed[e.ID] = true
+	for _, en := range entries {
+		backups = append(backups, retention.Backup{ID: en.ID, Time: en.StartedAt})
+		if en.Drill != nil && en.Drill.Passed {
+			passed[en.ID] = true
 		}
 	}
-	res := &PruneResult{}
+	res := &PruneResult{IgnoredManifests: c.ignored}
 	res.Kept, res.Deleted = retention.Plan(backups, policy, now, passed)
+	byID := map[string]*Manifest{}
+	for _, m := range c.trusted {
+		byID[m.ID] = m
+	}
+	d := s.Dest
 	for _, del := range res.Deleted {
-		m, err := ReadManifest(ctx, d, del.ID)
-		if err != nil {
-			return res, err
-		}
+		m := byID[del.ID]
 		if err := d.Delete(ctx, manifestName(del.ID)); err != nil {
 			return res, err
 		}
+		delete(c.present, del.ID)
 		for _, o := range m.Objects {
 			if err := d.Delete(ctx, o.Name); err != nil {
 				return res, err
@@ -90,21 +120,16 @@ func Prune(ctx context.Context, d dest.Destination, policy retention.Policy, gra
 			return res, err
 		}
 	}
-	if err := pruneOrphans(ctx, d, grace, now, res); err != nil {
+	if err := pruneOrphans(ctx, d, c.present, grace, now, res); err != nil {
 		return res, err
 	}
 	return res, nil
 }
 
-func pruneOrphans(ctx context.Context, d dest.Destination, grace time.Duration, now time.Time, res *PruneResult) error {
-	ids, err := ListIDs(ctx, d)
-	if err != nil {
-		return err
-	}
-	complete := map[string]bool{}
-	for _, id := range ids {
-		complete[id] = true
-	}
+// pruneOrphans deletes, after grace, data of IDs without any manifest (backups that never
+// finished, or whose deletion was cut short), temp files of interrupted writes, and drill
+// records of backups that no longer exist.
+func pruneOrphans(ctx context.Context, d dest.Destination, present map[string]bool, grace time.Duration, now time.Time, res *PruneResult) error {
 	objs, err := d.List(ctx, dataDir)
 	if err != nil {
 		return err
@@ -114,7 +139,7 @@ func pruneOrphans(ctx context.Context, d dest.Destination, grace time.Duration, 
 	newest := map[string]time.Time{}
 	for _, o := range objs {
 		id, _, ok := strings.Cut(strings.TrimPrefix(o.Name, dataDir), "/")
-		if !ok || complete[id] {
+		if !ok || present[id] {
 			continue
 		}
 		byID[id] = append(byID[id], o)
@@ -162,7 +187,7 @@ func pruneOrphans(ctx context.Context, d dest.Destination, grace time.Duration, 
 	}
 	for _, o := range drills {
 		id, ok := strings.CutSuffix(strings.TrimPrefix(o.Name, drillDir), ".json")
-		if ok && !strings.Contains(id, "/") && !complete[id] && now.Sub(o.ModTime) > grace {
+		if ok && !strings.Contains(id, "/") && !present[id] && now.Sub(o.ModTime) > grace {
 			if err := d.Delete(ctx, o.Name); err != nil {
 				return err
 			}

@@ -1,16 +1,17 @@
 package backup
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -18,17 +19,20 @@ import (
 // Database is how to reach PostgreSQL. The password goes to pg_dump and pg_restore through
 // PGPASSWORD in their environment, never on a command line.
 type Database struct {
+	// Host is a host name or address, or the folder of a Unix socket (the drill's server).
 	Host     string
 	Port     int
 	Name     string
 	User     string
 	Password string
 	SSLMode  string // PGSSLMODE; "prefer" when empty
-	// BinDir holds pg_dump and pg_restore of the server's major version; PATH when empty.
+	// SSLRootCert is a PEM file of the CAs to trust for the server's certificate (libpq's
+	// sslrootcert); with SSLMode verify-full the certificate must also name Host.
+	SSLRootCert string
+	// BinDir holds pg_dump and pg_restore (and, for drills, initdb and postgres) of the
+	// server's major version; PATH when empty.
 	BinDir string
 }
-
-func (d Database) withName(name string) Database { d.Name = name; return d }
 
 func (d Database) tool(name string) string {
 	if d.BinDir == "" {
@@ -37,23 +41,29 @@ func (d Database) tool(name string) string {
 	return filepath.Join(d.BinDir, name)
 }
 
-// connect opens a pgx connection.
+func (d Database) sslmode() string {
+	if d.SSLMode == "" {
+		return "prefer"
+	}
+	return d.SSLMode
+}
+
+// connect opens a pgx connection. The host is part of the parsed settings (not set
+// afterwards) because pgx derives the TLS server name that verify-full checks from it.
 func (d Database) connect(ctx context.Context) (*pgx.Conn, error) {
-	sslmode := d.SSLMode
-	if sslmode == "" {
-		sslmode = "prefer"
+	settings := []string{"host=" + quoteConnValue(d.Host), "port=" + strconv.Itoa(d.Port),
+		"dbname=" + quoteConnValue(d.Name), "user=" + quoteConnValue(d.User), "sslmode=" + quoteConnValue(d.sslmode())}
+	if d.SSLRootCert != "" {
+		settings = append(settings, "sslrootcert="+quoteConnValue(d.SSLRootCert))
 	}
-	cfg, err := pgx.ParseConfig("sslmode=" + quoteConnValue(sslmode))
+	cfg, err := pgx.ParseConfig(strings.Join(settings, " "))
 	if err != nil {
-		return nil, fmt.Errorf("database settings: %w", err)
+		return nil, fmt.Errorf("database settings: %w (check --db-sslmode and --db-sslrootcert)", err)
 	}
-	cfg.Host, cfg.Port, cfg.Database, cfg.User, cfg.Password = d.Host, uint16(d.Port), d.Name, d.User, d.Password
-	for _, fb := range cfg.Fallbacks {
-		fb.Host, fb.Port = d.Host, uint16(d.Port)
-	}
+	cfg.Password = d.Password
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to database %q at %s as %q: %w", d.Name, net.JoinHostPort(d.Host, strconv.Itoa(d.Port)), d.User, err)
+		return nil, dbFailure(fmt.Sprintf("connecting to database %q at %s as %q", d.Name, net.JoinHostPort(d.Host, strconv.Itoa(d.Port)), d.User), err)
 	}
 	return conn, nil
 }
@@ -63,45 +73,23 @@ func quoteConnValue(v string) string {
 }
 
 // env is the environment for pg_dump and pg_restore: ours, minus any PG* connection
-// variables that would override the settings we pass.
+// variables that would override the settings we pass and any locale, since their messages
+// are classified in English (LC_ALL=C).
 func (d Database) env() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		switch k {
-		case "PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD", "PGPASSFILE", "PGSSLMODE", "PGSERVICE":
+		if strings.HasPrefix(k, "PG") || strings.HasPrefix(k, "LC_") || k == "LANG" || k == "LANGUAGE" {
 			continue
 		}
 		env = append(env, kv)
 	}
-	sslmode := d.SSLMode
-	if sslmode == "" {
-		sslmode = "prefer"
+	env = append(env, "LC_ALL=C", "PGHOST="+d.Host, "PGPORT="+strconv.Itoa(d.Port), "PGDATABASE="+d.Name,
+		"PGUSER="+d.User, "PGPASSWORD="+d.Password, "PGSSLMODE="+d.sslmode())
+	if d.SSLRootCert != "" {
+		env = append(env, "PGSSLROOTCERT="+d.SSLRootCert)
 	}
-	return append(env, "PGHOST="+d.Host, "PGPORT="+strconv.Itoa(d.Port), "PGDATABASE="+d.Name,
-		"PGUSER="+d.User, "PGPASSWORD="+d.Password, "PGSSLMODE="+sslmode)
-}
-
-// tailBuffer keeps the last bytes a tool printed, for error messages.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > 4096 {
-		t.buf = t.buf[len(t.buf)-4096:]
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(bytes.TrimSpace(t.buf))
+	return env
 }
 
 // userTablesQuery lists the tables pg_dump dumps the rows of: ordinary tables (partitions
@@ -122,25 +110,25 @@ ORDER BY 1, 2`
 func countRows(ctx context.Context, conn *pgx.Conn) (map[string]int64, error) {
 	rows, err := conn.Query(ctx, userTablesQuery)
 	if err != nil {
-		return nil, fmt.Errorf("listing tables: %w", err)
+		return nil, dbFailure("listing tables", err)
 	}
 	var tables [][2]string
 	for rows.Next() {
 		var schema, table string
 		if err := rows.Scan(&schema, &table); err != nil {
-			return nil, err
+			return nil, dbFailure("listing tables", err)
 		}
 		tables = append(tables, [2]string{schema, table})
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing tables: %w", err)
+		return nil, dbFailure("listing tables", err)
 	}
 	counts := make(map[string]int64, len(tables))
 	for _, t := range tables {
 		var n int64
 		q := "SELECT count(*) FROM ONLY " + pgx.Identifier{t[0], t[1]}.Sanitize()
 		if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
-			return nil, fmt.Errorf("counting rows of %s.%s: %w", t[0], t[1], err)
+			return nil, dbFailure(fmt.Sprintf("counting rows of %s.%s", t[0], t[1]), err)
 		}
 		counts[t[0]+"."+t[1]] = n
 	}
@@ -163,7 +151,7 @@ SELECT
 + (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql')`
 	var n int64
 	if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
-		return fmt.Errorf("checking that database %q is empty: %w", name, err)
+		return dbFailure(fmt.Sprintf("checking that database %q is empty", name), err)
 	}
 	if n > 0 {
 		return fmt.Errorf("%w: database %q already holds %d objects (tables, functions, schemas or extensions); restore into a new, empty database", ErrTargetNotEmpty, name, n)
@@ -171,12 +159,34 @@ SELECT
 	return nil
 }
 
-// runTool runs a PostgreSQL client tool and includes the tail of its stderr in the error.
-func runTool(cmd *exec.Cmd, what string) error {
-	stderr := &tailBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s failed: %w: %s", what, err, stderr.String())
+// runTool runs a PostgreSQL program. Its messages can quote rows, so they never reach the
+// error: a classifier reads them and only the class is kept (see failure.go). debug, when
+// set, gets them raw (--debug-tool-output).
+func runTool(ctx context.Context, cmd *exec.Cmd, what string, debug io.Writer) error {
+	c := &classifier{}
+	cmd.Stderr = teeTo(c, debug)
+	err := cmd.Run()
+	if err == nil {
+		return nil
 	}
-	return nil
+	f := &Failure{What: what, Class: c.result()}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			f.Code = fmt.Sprintf("signal %d, %s", int(ws.Signal()), ws.Signal())
+			// Not by us: the kernel's out-of-memory killer is the usual sender of SIGKILL.
+			if f.Class == "" && ws.Signal() == syscall.SIGKILL && ctx.Err() == nil {
+				f.Class = ClassOutOfMemory
+			}
+		} else {
+			f.Code = fmt.Sprintf("exit status %d", exit.ExitCode())
+		}
+	}
+	if ctx.Err() != nil {
+		f.Class = ClassCancelled
+	}
+	if f.Class == "" {
+		f.Class = ClassOther
+	}
+	return f
 }

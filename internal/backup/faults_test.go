@@ -2,13 +2,16 @@ package backup
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,11 +36,11 @@ func payloadStart(t *testing.T, b []byte) int {
 }
 
 // rewriteManifest applies edit to the stored manifest of id (a filesystem destination) and
-// signs it again with signer, as someone holding that key could; unsigned when signer has
-// no client.
-func rewriteManifest(t *testing.T, d *dest.FS, id string, signer vaultage.Transit, edit func(*Manifest)) {
+// signs it again with signer, as someone holding hmac rights on that key could; the old
+// signature stays when signer has no client.
+func rewriteManifest(t *testing.T, e *Engine, id string, signer vaultage.Transit, edit func(*Manifest)) {
 	t.Helper()
-	p := filepath.Join(d.Root, manifestName(id))
+	p := fsPath(t, e, manifestName(id))
 	var m Manifest
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -48,11 +51,11 @@ func rewriteManifest(t *testing.T, d *dest.FS, id string, signer vaultage.Transi
 	}
 	edit(&m)
 	if signer.Client != nil {
-		signed, err := m.signedBytes()
+		digest, err := m.signedDigest()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Signature, err = signer.Sign(testCtx(t), signed); err != nil {
+		if m.Signature, err = signer.Sign(testCtx(t), digest); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -63,8 +66,8 @@ func rewriteManifest(t *testing.T, d *dest.FS, id string, signer vaultage.Transi
 }
 
 // matchManifest makes the manifest agree with a tampered object, so only age can catch it.
-func matchManifest(t *testing.T, d *dest.FS, signer vaultage.Transit, id, object string, content []byte) {
-	rewriteManifest(t, d, id, signer, func(m *Manifest) {
+func matchManifest(t *testing.T, e *Engine, signer vaultage.Transit, id, object string, content []byte) {
+	rewriteManifest(t, e, id, signer, func(m *Manifest) {
 		for i := range m.Objects {
 			if m.Objects[i].Name == object {
 				sum := sha256.Sum256(content)
@@ -125,7 +128,7 @@ func TestTamperedObjectsAreRefusedBeforeTouchingTheTarget(t *testing.T) {
 					t.Fatal(err)
 				}
 				name := dataName(res.ID, object)
-				p := filepath.Join(d.Root, name)
+				p := fsPath(t, e, name)
 				b, err := os.ReadFile(p)
 				if err != nil {
 					t.Fatal(err)
@@ -138,7 +141,7 @@ func TestTamperedObjectsAreRefusedBeforeTouchingTheTarget(t *testing.T) {
 					t.Fatal(err)
 				}
 				if !tc.keepHash {
-					matchManifest(t, d, e.Transit, res.ID, name, b)
+					matchManifest(t, e, e.Transit, res.ID, name, b)
 				}
 				r := restoreTarget(t, e)
 				_, err = r.Restore(ctx, res.ID)
@@ -167,8 +170,8 @@ func TestSwappedObjectIsCaughtByTheManifestHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := os.ReadFile(filepath.Join(d.Root, dataName(first.ID, databaseName)))
-	if err := os.WriteFile(filepath.Join(d.Root, dataName(second.ID, databaseName)), b, 0o644); err != nil {
+	b, _ := os.ReadFile(fsPath(t, e, dataName(first.ID, databaseName)))
+	if err := os.WriteFile(fsPath(t, e, dataName(second.ID, databaseName)), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := restoreTarget(t, e)
@@ -199,7 +202,7 @@ func TestWrongInstanceKey(t *testing.T) {
 
 	// Someone edits the manifest to name key B and signs it with B: the object's own header
 	// still names key A.
-	rewriteManifest(t, d, res.ID, b.Transit, func(m *Manifest) { m.Encryption.KeyName = b.Transit.Key })
+	rewriteManifest(t, a, res.ID, b.Transit, func(m *Manifest) { m.Encryption.KeyName = b.Transit.Key })
 	_, err = b.Restore(ctx, res.ID)
 	if !errors.Is(err, vaultage.ErrWrongKey) || !strings.Contains(err.Error(), a.Transit.Key) {
 		t.Fatalf("restore with an edited manifest: %v", err)
@@ -216,7 +219,7 @@ func TestEditedManifestIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rewriteManifest(t, d, res.ID, vaultage.Transit{}, func(m *Manifest) { m.Postgres.Tables["public.users"] = 1 })
+	rewriteManifest(t, e, res.ID, vaultage.Transit{}, func(m *Manifest) { m.Postgres.Tables["public.users"] = 1 })
 	r := restoreTarget(t, e)
 	_, err = r.Restore(ctx, res.ID)
 	if !errors.Is(err, ErrIntegrity) || !strings.Contains(err.Error(), "edited after the backup") {
@@ -242,27 +245,27 @@ func TestS3OutageMidUpload(t *testing.T) {
 	if err := s3.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	ids, err := ListIDs(ctx, direct)
-	if err != nil || len(ids) != 0 {
-		t.Fatalf("backups after the failed run: %v, %v; want none (no manifest)", ids, err)
+	e.Dest = direct
+	if ids, _ := listedIDs(t, e); len(ids) != 0 {
+		t.Fatalf("backups after the failed run: %v; want none (no manifest)", ids)
 	}
-	orphans, _ := direct.List(ctx, dataDir)
+	inFolder := instanceDest(t, e)
+	orphans, _ := inFolder.List(ctx, dataDir)
 	if len(orphans) == 0 {
 		t.Fatal("expected the attachments object of the failed run as an orphan")
 	}
 	failedID := strings.Split(strings.TrimPrefix(orphans[0].Name, dataDir), "/")[0]
 
-	e.Dest = direct
 	res, err := e.Backup(ctx)
 	if err != nil {
 		t.Fatalf("the next backup: %v", err)
 	}
 	// Within the grace period the orphan stays (it could be a backup still running).
-	pr, err := Prune(ctx, direct, retention.Policy{KeepLast: 5}, time.Hour, time.Now())
+	pr, err := e.Prune(ctx, retention.Policy{KeepLast: 5}, time.Hour, time.Now())
 	if err != nil || len(pr.OrphansDeleted) != 0 {
 		t.Fatalf("prune within grace: %+v, %v", pr, err)
 	}
-	pr, err = Prune(ctx, direct, retention.Policy{KeepLast: 5}, time.Hour, time.Now().Add(2*time.Hour))
+	pr, err = e.Prune(ctx, retention.Policy{KeepLast: 5}, time.Hour, time.Now().Add(2*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +276,7 @@ func TestS3OutageMidUpload(t *testing.T) {
 	if pr.UploadsAborted < 1 {
 		t.Fatalf("prune aborted %d unfinished uploads, want the one the outage left", pr.UploadsAborted)
 	}
-	left, _ := direct.List(ctx, dataDir)
+	left, _ := inFolder.List(ctx, dataDir)
 	for _, o := range left {
 		if !strings.HasPrefix(o.Name, dataDir+res.ID+"/") {
 			t.Fatalf("object %s left after cleaning orphans", o.Name)
@@ -349,4 +352,60 @@ func TestFailedDatabaseRestoreLeavesNothing(t *testing.T) {
 		t.Fatalf("restore as a role that cannot create tables: %v", err)
 	}
 	assertUntouched(t, r)
+}
+
+// swapOnSecondGet serves, on the second Get of the object whose name ends in swap, the
+// object ending in with instead: the same instance's genuine object of another backup.
+type swapOnSecondGet struct {
+	dest.Destination
+	swap, with string
+	mu         sync.Mutex
+	gets       int
+}
+
+func (s *swapOnSecondGet) Get(ctx context.Context, name string) (io.ReadCloser, error) {
+	if prefix, ok := strings.CutSuffix(name, s.swap); ok {
+		s.mu.Lock()
+		s.gets++
+		n := s.gets
+		s.mu.Unlock()
+		if n == 2 {
+			return s.Destination.Get(ctx, prefix+s.with)
+		}
+	}
+	return s.Destination.Get(ctx, name)
+}
+
+// TestObjectSwappedAfterTheCheckIsNeverRestored: the object checked in the first pass is not
+// the one streamed into the target; the restore fails, and leaves the target empty.
+func TestObjectSwappedAfterTheCheckIsNeverRestored(t *testing.T) {
+	src := seedDatabase(t, pgSrv)
+	for _, kind := range []string{databaseName, filesName} {
+		t.Run(kind, func(t *testing.T) {
+			ctx := testCtx(t)
+			files := seedAttachments(t)
+			e := newEngine(t, fsDest(t), src, files)
+			first, err := e.Backup(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(files, "late.txt"), []byte("added later"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			second, err := e.Backup(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := restoreTarget(t, e)
+			r.Dest = &swapOnSecondGet{Destination: e.Dest, swap: dataName(second.ID, kind), with: dataName(first.ID, kind)}
+			_, err = r.Restore(ctx, second.ID)
+			if !errors.Is(err, ErrIntegrity) {
+				t.Fatalf("restore with %s swapped after the check: %v, want ErrIntegrity", kind, err)
+			}
+			if r.Dest.(*swapOnSecondGet).gets != 2 {
+				t.Fatalf("%s was read %d times, want twice (check, then restore)", kind, r.Dest.(*swapOnSecondGet).gets)
+			}
+			assertUntouched(t, r)
+		})
+	}
 }

@@ -14,11 +14,14 @@ import (
 
 // writeTar streams dir as a tar archive: folders and regular files, with relative names.
 // Symbolic links and special files are skipped: attachments are plain files, and restoring a
-// link could point outside the restore folder.
+// link could point outside the restore folder. Errors never name a file (names of
+// attachments are customers' data); they give the entry's number instead.
 func writeTar(ctx context.Context, dir string, w io.Writer) (AttachmentStats, error) {
 	var st AttachmentStats
 	tw := tar.NewWriter(w)
+	entry := 0
 	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		entry++
 		if err != nil {
 			return err
 		}
@@ -64,14 +67,14 @@ func writeTar(ctx context.Context, dir string, w io.Writer) (AttachmentStats, er
 		// the size we announced and fail if the file shrank.
 		n, err := io.CopyN(tw, f, hdr.Size)
 		if err != nil {
-			return fmt.Errorf("reading %s (it changed while being backed up?): %w", p, err)
+			return fmt.Errorf("reading it (did it change while being backed up?): %w", withoutPath(err))
 		}
 		st.Files++
 		st.Bytes += n
 		return nil
 	})
 	if err != nil {
-		return st, fmt.Errorf("archiving attachments folder %s: %w", dir, err)
+		return st, fmt.Errorf("archiving attachments folder %s failed at entry %d: %w", dir, entry, withoutPath(err))
 	}
 	if err := tw.Close(); err != nil {
 		return st, err
@@ -100,11 +103,12 @@ func checkEmptyDir(dir string) error {
 
 // extractTar unpacks r into dir (which must be empty) and counts what it wrote. Names that
 // would escape dir are refused. When dir is "", nothing is written: entries are only counted
-// (restore drills).
+// (restore drills). Errors never name an entry (names of attachments are customers' data);
+// they give its number in the archive instead.
 func extractTar(ctx context.Context, r io.Reader, dir string) (AttachmentStats, error) {
 	var st AttachmentStats
 	tr := tar.NewReader(r)
-	for {
+	for entry := 1; ; entry++ {
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
@@ -113,54 +117,69 @@ func extractTar(ctx context.Context, r io.Reader, dir string) (AttachmentStats, 
 			return st, nil
 		}
 		if err != nil {
-			return st, fmt.Errorf("reading attachments archive: %w", err)
+			return st, fmt.Errorf("reading attachments archive entry %d: %w", entry, withoutPath(err))
 		}
-		name := strings.TrimSuffix(hdr.Name, "/")
-		if !filepath.IsLocal(filepath.FromSlash(name)) {
-			return st, fmt.Errorf("attachments archive entry %q escapes the target folder", hdr.Name)
-		}
-		target := filepath.Join(dir, filepath.FromSlash(name))
-		switch hdr.Typeflag {
-		case tar.TypeDir:
-			st.Dirs++
-			if dir != "" {
-				if err := os.MkdirAll(target, 0o750); err != nil {
-					return st, err
-				}
-			}
-		case tar.TypeReg:
-			st.Files++
-			if dir == "" {
-				n, err := io.CopyN(io.Discard, tr, hdr.Size)
-				st.Bytes += n
-				if err != nil {
-					return st, err
-				}
-				continue
-			}
-			if err := os.MkdirAll(filepath.Dir(target), 0o750); err != nil {
-				return st, err
-			}
-			f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, hdr.FileInfo().Mode().Perm())
-			if err != nil {
-				return st, err
-			}
-			// The archive passed its hash and authentication before extraction; the
-			// entry size bounds the copy all the same.
-			n, err := io.CopyN(f, tr, hdr.Size)
-			st.Bytes += n
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return st, fmt.Errorf("writing %s: %w", target, err)
-			}
-			// Times are cosmetic: a filesystem that refuses them must not fail a restore.
-			_ = os.Chtimes(target, hdr.ModTime, hdr.ModTime)
-		default:
-			return st, fmt.Errorf("attachments archive entry %q has unsupported type %q", hdr.Name, hdr.Typeflag)
+		if err := extractEntry(tr, hdr, dir, &st); err != nil {
+			return st, fmt.Errorf("unpacking attachments archive entry %d: %w", entry, withoutPath(err))
 		}
 	}
+}
+
+func extractEntry(tr *tar.Reader, hdr *tar.Header, dir string, st *AttachmentStats) error {
+	name := strings.TrimSuffix(hdr.Name, "/")
+	if !filepath.IsLocal(filepath.FromSlash(name)) {
+		return errors.New("its name escapes the target folder")
+	}
+	target := filepath.Join(dir, filepath.FromSlash(name))
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		st.Dirs++
+		if dir != "" {
+			return os.MkdirAll(target, 0o750)
+		}
+		return nil
+	case tar.TypeReg:
+		st.Files++
+		if dir == "" {
+			n, err := io.CopyN(io.Discard, tr, hdr.Size)
+			st.Bytes += n
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(target), 0o750); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, hdr.FileInfo().Mode().Perm())
+		if err != nil {
+			return err
+		}
+		// The archive passed its hash and authentication before extraction; the entry
+		// size bounds the copy all the same.
+		n, err := io.CopyN(f, tr, hdr.Size)
+		st.Bytes += n
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		// Times are cosmetic: a filesystem that refuses them must not fail a restore.
+		_ = os.Chtimes(target, hdr.ModTime, hdr.ModTime)
+		return nil
+	default:
+		return fmt.Errorf("unsupported entry type %q", hdr.Typeflag)
+	}
+}
+
+// withoutPath drops the file name from a filesystem error, keeping the operation and the
+// system's reason (no space left, permission denied, ...).
+func withoutPath(err error) error {
+	switch e := err.(type) {
+	case *fs.PathError:
+		return fmt.Errorf("%s: %w", e.Op, e.Err)
+	case *os.LinkError:
+		return fmt.Errorf("%s: %w", e.Op, e.Err)
+	}
+	return err
 }
 
 // emptyDir removes everything inside dir, undoing a failed extraction into a folder that

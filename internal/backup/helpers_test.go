@@ -9,7 +9,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -287,7 +289,7 @@ func fsDest(t testing.TB) *dest.FS {
 	return d
 }
 
-// newEngine backs up db and files (when not "") with a fresh transit key.
+// newEngine backs up db and files (when not "") of instance ns/desk with a fresh transit key.
 func newEngine(t testing.TB, d dest.Destination, db, files string) *Engine {
 	t.Helper()
 	return &Engine{
@@ -297,7 +299,76 @@ func newEngine(t testing.TB, d dest.Destination, db, files string) *Engine {
 		Instance:       Instance{Namespace: "ns", Name: "desk"},
 		AppVersion:     "helpy-2.8.0",
 		AttachmentsDir: files,
+		ScratchDir:     scratchDir(t),
 	}
+}
+
+// scratchDir is a folder for drills' scratch servers. PostgreSQL refuses to run as root,
+// so when the tests do, it belongs to the harness's postgres user (whom the drill then runs
+// its server as), below /tmp rather than t.TempDir, whose parent only root may enter.
+func scratchDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "scratch-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatalf("the postgres harness's user: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// fsPath is where object name of e's instance lies on a filesystem destination.
+func fsPath(t testing.TB, e *Engine, name string) string {
+	t.Helper()
+	folder, err := e.Instance.Folder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(e.Dest.(*dest.FS).Root, filepath.FromSlash(folder+name))
+}
+
+// instanceDest is e's view of its destination: its own folder.
+func instanceDest(t testing.TB, e *Engine) dest.Destination {
+	t.Helper()
+	s, err := e.scoped()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Dest
+}
+
+// manifestOf reads the stored manifest of backup id, unchecked.
+func manifestOf(t testing.TB, e *Engine, id string) *Manifest {
+	t.Helper()
+	m, err := readManifest(testCtx(t), instanceDest(t, e), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// listedIDs are the IDs e.List shows, oldest first, and the count of ignored manifests.
+func listedIDs(t testing.TB, e *Engine) ([]string, int) {
+	t.Helper()
+	res, err := e.List(testCtx(t))
+	if err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	var ids []string
+	for i := len(res.Backups) - 1; i >= 0; i-- {
+		ids = append(ids, res.Backups[i].ID)
+	}
+	return ids, res.IgnoredManifests
 }
 
 // restoreTarget is e with a new empty database and a new empty folder as the target.

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -19,17 +20,21 @@ func NewID(now time.Time) string {
 	return now.UTC().Format(idLayout) + "-" + hex.EncodeToString(b)
 }
 
+// idRE is the whole shape of an ID, so that an ID given on the command line can never add
+// a folder ("/", "..") to an object name.
+var idRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$`)
+
 // IDTime is the time encoded in a backup ID.
 func IDTime(id string) (time.Time, error) {
 	stamp, _, _ := strings.Cut(id, "-")
 	t, err := time.Parse(idLayout, stamp)
-	if err != nil {
+	if err != nil || !idRE.MatchString(id) {
 		return time.Time{}, fmt.Errorf("%q is not a backup ID (want like 20261124T043312Z-1a2b3c)", id)
 	}
 	return t, nil
 }
 
-// Object names, relative to the destination's prefix.
+// Object names, relative to the instance's folder (Instance.Folder).
 const (
 	dataDir      = "backups/"
 	manifestDir  = "manifests/"

@@ -20,7 +20,7 @@ func DumpCompressed(ctx context.Context, db Database, w io.Writer) (int64, error
 	cmd := exec.CommandContext(ctx, db.tool("pg_dump"), "--format=custom", "--compress=0", "--no-password")
 	cmd.Env = db.env()
 	cmd.Stdout = cw
-	if err := runTool(cmd, "pg_dump"); err != nil {
+	if err := runTool(ctx, cmd, "pg_dump", nil); err != nil {
 		zw.Close()
 		return cw.n, err
 	}

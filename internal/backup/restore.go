@@ -2,14 +2,11 @@ package backup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"time"
-
-	"github.com/privatedesk/helpdesk-operator/internal/backup/vaultage"
 )
 
 // RestoreResult is what a restore did.
@@ -18,19 +15,27 @@ type RestoreResult struct {
 	Duration    time.Duration    `json:"durationNs"`
 	Size        int64            `json:"size"`
 	Attachments *AttachmentStats `json:"attachments,omitempty"`
+	// IgnoredManifests counts untrusted manifests passed over when resolving "latest".
+	IgnoredManifests int `json:"ignoredManifests,omitempty"`
 }
 
-// Restore restores backup id ("latest" or "" for the newest) into e.DB, which must be an
-// empty database, and e.AttachmentsDir, which must be missing or empty. Every object is
-// first read whole and checked (size, SHA-256, and every age authentication tag); only then
-// is the target touched. pg_restore runs in one transaction, so a failure leaves the
-// database empty, and a failed unpack empties the folder again.
+// Restore restores backup id ("latest" or "" for the newest trusted one) into e.DB, which
+// must be an empty database, and e.AttachmentsDir, which must be missing or empty. Every
+// object is first read whole and checked (size, SHA-256, and every age authentication tag);
+// only then is the target touched. While restoring, each object is checked again, and the
+// end of its stream is held back until that check passed (see holdback), so data that does
+// not match the manifest is never committed: pg_restore runs in one transaction that rolls
+// back, and a failed unpack empties the folder again.
 func (e *Engine) Restore(ctx context.Context, id string) (*RestoreResult, error) {
-	if err := e.check(); err != nil {
+	e, err := e.scoped()
+	if err != nil {
+		return nil, err
+	}
+	if err := e.checkDB(); err != nil {
 		return nil, err
 	}
 	start := e.now()
-	m, err := e.load(ctx, id)
+	m, ignored, err := e.trustedManifest(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +56,7 @@ func (e *Engine) Restore(ctx context.Context, id string) (*RestoreResult, error)
 	if err := e.checkObjects(ctx, m); err != nil {
 		return nil, fmt.Errorf("restore of backup %s refused, the target was not touched: %w", m.ID, err)
 	}
-	res := &RestoreResult{ID: m.ID, Size: m.Size()}
+	res := &RestoreResult{ID: m.ID, Size: m.Size(), IgnoredManifests: ignored}
 	stats, err := e.restoreObjects(ctx, m, e.DB, e.AttachmentsDir)
 	if err != nil {
 		return nil, fmt.Errorf("restoring backup %s: %w", m.ID, err)
@@ -59,36 +64,6 @@ func (e *Engine) Restore(ctx context.Context, id string) (*RestoreResult, error)
 	res.Attachments = stats
 	res.Duration = e.now().Sub(start)
 	return res, nil
-}
-
-// load reads the manifest of id and checks that this engine's key is the backup's.
-func (e *Engine) load(ctx context.Context, id string) (*Manifest, error) {
-	id, err := resolveID(ctx, e.Dest, id)
-	if err != nil {
-		return nil, err
-	}
-	m, err := ReadManifest(ctx, e.Dest, id)
-	if err != nil {
-		return nil, err
-	}
-	if m.Encryption.KeyName != e.Transit.Key || m.Encryption.TransitMount != e.Transit.Mount {
-		return nil, fmt.Errorf("backup %s was encrypted with Vault transit key %q on mount %q (instance %s/%s), but this run uses key %q on mount %q: use the key of the instance that made the backup",
-			m.ID, m.Encryption.KeyName, m.Encryption.TransitMount, m.Instance.Namespace, m.Instance.Name, e.Transit.Key, e.Transit.Mount)
-	}
-	signed, err := m.signedBytes()
-	if err != nil {
-		return nil, err
-	}
-	if m.Signature == "" {
-		return nil, fmt.Errorf("%w: the manifest of backup %s is not signed", ErrIntegrity, m.ID)
-	}
-	if err := e.Transit.Verify(ctx, signed, m.Signature); err != nil {
-		if errors.Is(err, vaultage.ErrBadSignature) {
-			return nil, fmt.Errorf("%w: the manifest of backup %s was edited after the backup (its Vault transit signature does not match): %w", ErrIntegrity, m.ID, err)
-		}
-		return nil, fmt.Errorf("checking the manifest signature of backup %s: %w", m.ID, err)
-	}
-	return m, nil
 }
 
 // checkObjects reads every object to its end: size and SHA-256 against the manifest, and
@@ -153,8 +128,8 @@ func (e *Engine) restoreObjects(ctx context.Context, m *Manifest, db Database, d
 		cmd := exec.CommandContext(ctx, db.tool("pg_restore"), "--single-transaction", "--exit-on-error",
 			"--no-owner", "--no-privileges", "--no-password", "--dbname="+db.Name)
 		cmd.Env = db.env()
-		cmd.Stdin = r
-		return runTool(cmd, "pg_restore")
+		cmd.Stdin = &killOnReadError{r: r, cmd: cmd}
+		return runTool(ctx, cmd, "pg_restore", e.ToolOutput)
 	})
 	if err != nil {
 		undo()

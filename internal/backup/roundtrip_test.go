@@ -32,10 +32,7 @@ func TestRoundTrip(t *testing.T) {
 			if len(res.Objects) != 2 || res.Size <= 0 || res.KeyVersion != 1 {
 				t.Fatalf("backup result %+v", res)
 			}
-			m, err := ReadManifest(ctx, e.Dest, res.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := manifestOf(t, e, res.ID)
 			if m.Postgres.Tables["public.tickets"] != 4000 || m.Postgres.Tables["Helpdesk Extra.Notes ✍"] != 1200 ||
 				m.Postgres.Tables["public.events"] != 300 || m.Postgres.Tables["public.events_archive"] != 700 {
 				t.Fatalf("row counts in the manifest: %v", m.Postgres.Tables)
@@ -65,9 +62,9 @@ func TestRoundTrip(t *testing.T) {
 			if _, err := r.Restore(ctx, res.ID); !errors.Is(err, ErrTargetNotEmpty) {
 				t.Fatalf("restore into a non-empty target: %v, want ErrTargetNotEmpty", err)
 			}
-			entries, err := List(ctx, e.Dest)
-			if err != nil || len(entries) != 1 || entries[0].ID != res.ID || entries[0].Size != res.Size {
-				t.Fatalf("list: %+v, %v", entries, err)
+			list, err := e.List(ctx)
+			if err != nil || len(list.Backups) != 1 || list.Backups[0].ID != res.ID || list.Backups[0].Size != res.Size || list.IgnoredManifests != 0 {
+				t.Fatalf("list: %+v, %v", list, err)
 			}
 		})
 	}

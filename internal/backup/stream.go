@@ -138,8 +138,10 @@ func (hr *hashReader) Read(p []byte) (int, error) {
 }
 
 // open reads object obj, decrypts it and hands the decompressed stream to consume (or, when
-// raw is set, the decrypted but still compressed stream). The object is read to its end, and
-// its size and SHA-256 are checked against the manifest; age checks every segment's tag.
+// raw is set, the decrypted but still compressed stream). Age checks every segment's tag as
+// it goes; the end of the stream is held back (see holdback) until the object has been read
+// to its end and its size and SHA-256 matched the manifest, so a consumer never gets the
+// whole of an object that does not match. What the consumer leaves is read and checked too.
 func (e *Engine) open(ctx context.Context, obj ObjectEntry, raw bool, consume func(io.Reader) error) error {
 	rc, err := e.Dest.Get(ctx, obj.Name)
 	if err != nil {
@@ -167,36 +169,54 @@ func (e *Engine) open(ctx context.Context, obj ObjectEntry, raw bool, consume fu
 	// authErr captures age failures seen by the consumer, which may report them differently.
 	ag := &authReader{r: ar}
 	var stream io.Reader = ag
-	var zr *zstd.Decoder
 	if !raw {
-		zr, err = zstd.NewReader(ag, decoderOptions...)
+		zr, err := zstd.NewReader(ag, decoderOptions...)
 		if err != nil {
 			return err
 		}
 		defer zr.Close()
 		stream = zr
 	}
-	consumeErr := consume(stream)
-	// Drain: whatever the consumer left must still authenticate, so a tampered tail is caught.
-	if consumeErr == nil {
-		if _, err := io.Copy(io.Discard, stream); err != nil && ag.err == nil && hr.ioErr == nil {
+	// verify runs when the stream has ended. zstd reports its end only after age reported
+	// its own (it looks for a next frame), so age has checked the last segment; the object
+	// must end there, and match the manifest.
+	verify := func() error {
+		if _, err := io.Copy(io.Discard, ag); err != nil && ag.err == nil {
+			ag.err = err
+		}
+		if ag.err != nil {
+			return integrity(ag.err)
+		}
+		if _, err := io.Copy(io.Discard, hr); err != nil || hr.ioErr != nil {
+			return integrity(err)
+		}
+		if hr.n != obj.Size {
+			return fmt.Errorf("%w: %s is %d bytes, the manifest says %d", ErrIntegrity, obj.Name, hr.n, obj.Size)
+		}
+		if sum := hex.EncodeToString(hr.h.Sum(nil)); sum != obj.SHA256 {
+			return fmt.Errorf("%w: %s has SHA-256 %s, the manifest says %s", ErrIntegrity, obj.Name, sum, obj.SHA256)
+		}
+		return nil
+	}
+	hb := newHoldback(stream, holdbackSize, verify)
+	consumeErr := consume(hb)
+	if consumeErr == nil && !hb.verified {
+		if _, err := io.Copy(io.Discard, hb); err != nil && hb.verifyErr == nil && ag.err == nil && hr.ioErr == nil {
 			consumeErr = fmt.Errorf("decompressing %s: %w", obj.Name, err)
 		}
 	}
-	if ag.err != nil {
+	// The cause first: a mismatch or an authentication failure makes the consumer fail too.
+	switch {
+	case hb.verifyErr != nil:
+		return hb.verifyErr
+	case ag.err != nil:
 		return integrity(ag.err)
-	}
-	if hr.ioErr != nil {
+	case hr.ioErr != nil:
 		return integrity(hr.ioErr)
-	}
-	if consumeErr != nil {
+	case consumeErr != nil:
 		return consumeErr
-	}
-	if hr.n != obj.Size {
-		return fmt.Errorf("%w: %s is %d bytes, the manifest says %d", ErrIntegrity, obj.Name, hr.n, obj.Size)
-	}
-	if sum := hex.EncodeToString(hr.h.Sum(nil)); sum != obj.SHA256 {
-		return fmt.Errorf("%w: %s has SHA-256 %s, the manifest says %s", ErrIntegrity, obj.Name, sum, obj.SHA256)
+	case !hb.verified:
+		return fmt.Errorf("%w: %s was not read to its end", ErrIntegrity, obj.Name)
 	}
 	return nil
 }

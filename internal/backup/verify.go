@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,37 +12,44 @@ import (
 	"github.com/privatedesk/helpdesk-operator/internal/backup/dest"
 )
 
-// DrillResult is the outcome of a restore drill, stored as drills/<id>.json so retention can
-// keep the newest backup proven to restore.
+// DrillResult is the outcome of a restore drill, stored as drills/<id>.json in the
+// instance's folder so retention can keep the newest backup proven to restore.
 type DrillResult struct {
-	ID       string    `json:"id"`
-	Passed   bool      `json:"passed"`
-	At       time.Time `json:"at"`
-	Database string    `json:"database"` // the scratch database, dropped afterwards
+	ID     string    `json:"id"`
+	Passed bool      `json:"passed"`
+	At     time.Time `json:"at"`
 	// RestoreDuration is how long downloading, checking and restoring took.
 	RestoreDuration time.Duration `json:"restoreDurationNs"`
 	// Mismatches lists tables whose row counts differ from the manifest, and attachment
 	// count differences; Error is why the drill failed otherwise.
 	Mismatches []string `json:"mismatches,omitempty"`
 	Error      string   `json:"error,omitempty"`
+	// IgnoredManifests counts untrusted manifests passed over when resolving "latest";
+	// not stored.
+	IgnoredManifests int `json:"-"`
 }
 
-// Verify runs a restore drill of backup id ("latest" or ""): it restores into a scratch
-// database it creates (and drops afterwards) on e.DB's server, unpacks the attachments only
-// to count them, compares row counts per table and attachment counts with the manifest, and
-// records the result with the backup. The returned error is nil when the drill could run,
-// whether or not it passed; see DrillResult.Passed.
+// Verify runs a restore drill of backup id ("latest" or "" for the newest trusted one): it
+// restores the database into a throwaway PostgreSQL server it runs in e.ScratchDir (see
+// scratch.go), unpacks the attachments only to count them, compares row counts per table
+// and attachment counts with the manifest, and records the result with the backup. It
+// needs no database settings. The returned error is nil when the drill could run, whether
+// or not it passed; see DrillResult.Passed.
 func (e *Engine) Verify(ctx context.Context, id string) (*DrillResult, error) {
-	if err := e.check(); err != nil {
-		return nil, err
-	}
-	m, err := e.load(ctx, id)
+	e, err := e.scoped()
 	if err != nil {
 		return nil, err
 	}
-	res := &DrillResult{ID: m.ID, At: e.now().UTC(), Database: scratchName(m.ID)}
+	if e.ScratchDir == "" {
+		return nil, errors.New("no scratch folder for the drill's PostgreSQL server: set --scratch-dir (an emptyDir)")
+	}
+	m, ignored, err := e.trustedManifest(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	res := &DrillResult{ID: m.ID, At: e.now().UTC(), IgnoredManifests: ignored}
 	start := time.Now()
-	mismatches, drillErr := e.drill(ctx, m, res.Database)
+	mismatches, drillErr := e.drill(ctx, m)
 	res.RestoreDuration = time.Since(start)
 	res.Mismatches = mismatches
 	res.Passed = drillErr == nil && len(mismatches) == 0
@@ -59,33 +65,17 @@ func (e *Engine) Verify(ctx context.Context, id string) (*DrillResult, error) {
 	return res, nil
 }
 
-func scratchName(id string) string {
-	return "helpdesk_drill_" + strings.NewReplacer("-", "_").Replace(strings.ToLower(id))
-}
-
-func (e *Engine) drill(ctx context.Context, m *Manifest, scratch string) ([]string, error) {
-	admin, err := e.DB.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer admin.Close(context.WithoutCancel(ctx))
-	quoted := pgx.Identifier{scratch}.Sanitize()
-	// A drill killed earlier may have left its scratch database behind.
-	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+quoted+" WITH (FORCE)"); err != nil {
-		return nil, fmt.Errorf("dropping leftover scratch database %s: %w", scratch, err)
-	}
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+quoted+" TEMPLATE template0"); err != nil {
-		return nil, fmt.Errorf("creating scratch database %s (the database user needs CREATEDB): %w", scratch, err)
-	}
-	defer func() {
-		// Best effort: a scratch database left behind is dropped by the next drill.
-		_, _ = admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+quoted+" WITH (FORCE)")
-	}()
-
+func (e *Engine) drill(ctx context.Context, m *Manifest) ([]string, error) {
+	// Checked before a server is started: a damaged backup fails the drill cheaply.
 	if err := e.checkObjects(ctx, m); err != nil {
 		return nil, err
 	}
-	db := e.DB.withName(scratch)
+	srv, err := startScratch(ctx, e.ScratchDir, e.DB.BinDir, e.ToolOutput)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	db := srv.database()
 	stats, err := e.restoreObjects(ctx, m, db, "")
 	if err != nil {
 		return nil, err
@@ -97,7 +87,7 @@ func (e *Engine) drill(ctx context.Context, m *Manifest, scratch string) ([]stri
 	defer conn.Close(context.WithoutCancel(ctx))
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, err
+		return nil, dbFailure("counting the restored rows", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	got, err := countRows(ctx, conn)
@@ -136,14 +126,18 @@ func compareCounts(want, got map[string]int64) []string {
 	return out
 }
 
-// ReadDrill loads the recorded drill result of backup id; (nil, nil) when it has none.
-func ReadDrill(ctx context.Context, d dest.Destination, id string) (*DrillResult, error) {
+// readDrill loads the recorded drill result of backup id; (nil, nil) when it has none or
+// the record is not about that backup.
+func readDrill(ctx context.Context, d dest.Destination, id string) (*DrillResult, error) {
 	var r DrillResult
 	if err := getJSON(ctx, d, drillName(id), &r); err != nil {
-		if errors.Is(err, dest.ErrNotExist) {
+		if errors.Is(err, dest.ErrNotExist) || errors.Is(err, errNotJSON) {
 			return nil, nil
 		}
 		return nil, err
+	}
+	if r.ID != id {
+		return nil, nil
 	}
 	return &r, nil
 }

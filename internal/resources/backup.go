@@ -222,7 +222,7 @@ func backupJobSpec(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opt
 				// The pod needs no API access; its Vault login uses the projected token.
 				AutomountServiceAccountToken: ptr.To(false),
 				EnableServiceLinks:           ptr.To(false),
-				SecurityContext:              backupPodSecurityContext(prof),
+				SecurityContext:              backupPodSecurityContext(prof, opts, run),
 				InitContainers: []corev1.Container{{
 					Name:  "copy-binary",
 					Image: opts.OperatorImage,
@@ -268,10 +268,16 @@ func backupAffinity(inst *v1alpha1.HelpdeskInstance, opts Options, policy *v1alp
 	}}
 }
 
-// backupPodSecurityContext runs the pod as the app's user so the files it restores into
-// the attachments volume belong to the app, and it can read the files it backs up.
-func backupPodSecurityContext(prof appprofile.Profile) *corev1.PodSecurityContext {
-	return podSecurityContext(prof)
+// backupPodSecurityContext runs backups and restores as the app's user, so the files a
+// restore writes into the attachments volume belong to the app and a backup can read them.
+// A drill touches no volume of the app but starts its own PostgreSQL server, whose initdb
+// needs a user the image knows: the PostgreSQL image's own (CloudNativePG's UID 26).
+func backupPodSecurityContext(prof appprofile.Profile, opts Options, run string) *corev1.PodSecurityContext {
+	sc := podSecurityContext(prof)
+	if run == BackupRunDrill {
+		sc.RunAsUser, sc.RunAsGroup, sc.FSGroup = ptr.To(opts.PostgresUID), ptr.To(opts.PostgresUID), ptr.To(opts.PostgresUID)
+	}
+	return sc
 }
 
 // includesAttachments reports whether the policy's backups hold the uploaded files.

@@ -219,6 +219,9 @@ func TestDrillCronJob(t *testing.T) {
 		}
 	}
 	pod := cj.Spec.JobTemplate.Spec.Template.Spec
+	if sc := pod.SecurityContext; ptr.Deref(sc.RunAsUser, 0) != opts.PostgresUID || ptr.Deref(sc.RunAsGroup, 0) != opts.PostgresUID || !ptr.Deref(sc.RunAsNonRoot, false) {
+		t.Errorf("drill pod runs as %v:%v; want the PostgreSQL image's user %d, which its initdb can look up", sc.RunAsUser, sc.RunAsGroup, opts.PostgresUID)
+	}
 	if pod.ServiceAccountName != NamesFor(minimalInstance()).RestoreServiceAccount {
 		t.Errorf("drill runs as %q, want the restore workload", pod.ServiceAccountName)
 	}

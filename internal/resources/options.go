@@ -26,6 +26,9 @@ type Options struct {
 	// PostgresImages pins the image of a major version (e.g. to a digest), overriding
 	// PostgresImageRepository for that version.
 	PostgresImages map[int32]string
+	// PostgresUID is the user (and group) the PostgreSQL image runs its server as, which
+	// the image's /etc/passwd knows; drill pods start their throwaway server as it.
+	PostgresUID int64
 
 	// AttachmentsAccessMode of new attachments volumes. PersistentVolumeClaim access modes
 	// are immutable, so changing it only affects instances created afterwards (and the
@@ -133,7 +136,9 @@ func DefaultOptions() Options {
 	return Options{
 		ManagedBy:               "helpdesk-operator",
 		PostgresImageRepository: "ghcr.io/cloudnative-pg/postgresql",
-		AttachmentsAccessMode:   corev1.ReadWriteOnce,
+		// CloudNativePG's images and its default spec.postgresUID.
+		PostgresUID:           26,
+		AttachmentsAccessMode: corev1.ReadWriteOnce,
 		IngressController: PeerSelector{
 			NamespaceSelector: namespaceNamed("ingress-nginx"),
 		},
@@ -172,6 +177,9 @@ func (o Options) Validate() error {
 	var errs []error
 	if o.ManagedBy == "" {
 		errs = append(errs, errors.New("managed-by must not be empty"))
+	}
+	if o.PostgresUID < 1 {
+		errs = append(errs, errors.New("the PostgreSQL UID must be a positive number (CloudNativePG's images use 26)"))
 	}
 	if o.PostgresImageRepository == "" {
 		errs = append(errs, errors.New("the PostgreSQL image repository must not be empty"))

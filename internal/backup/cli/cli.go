@@ -2,6 +2,12 @@
 // subcommands of the operator binary. Every option is a flag and also an environment
 // variable (BACKUP_<FLAG>, plus the conventional PG* and VAULT_* names), and the last line
 // printed is one JSON object the controller reads from the Job's termination message.
+//
+// Every subcommand names the policy's destination (--s3-* or --path, as the policy gives
+// it), the instance (--instance-namespace, --instance-name; the engine works in the
+// instance's folder below the destination) and Vault (--vault-*, --transit-mount,
+// --transit-key). backup and restore also take the database (--db-*, --pg-bin-dir);
+// verify restores into a throwaway server in --scratch-dir and takes no --db-* at all.
 package cli
 
 import (
@@ -11,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	// The Job image may have no zoneinfo; retention's time zone must load anyway.
@@ -25,25 +32,31 @@ var Subcommands = []string{"backup", "restore", "verify", "list"}
 
 // config holds every option; which ones a subcommand uses depends on it.
 type config struct {
-	db         dbFlags
-	dest       destFlags
-	vault      vaultFlags
-	namespace  string
-	name       string
-	appVersion string
-	files      string
-	id         string
-	policy     retention.Policy
-	grace      time.Duration
-	noPrune    bool
-	noDatabase bool
-	timeZone   string
+	db          dbFlags
+	dest        destFlags
+	vault       vaultFlags
+	namespace   string
+	name        string
+	appVersion  string
+	files       string
+	id          string
+	policy      retention.Policy
+	grace       time.Duration
+	noPrune     bool
+	noDatabase  bool
+	timeZone    string
+	scratchDir  string
+	debugOutput bool
 }
 
+// debugOutput is where --debug-tool-output prints the programs' raw messages.
+var debugOutput io.Writer = os.Stderr
+
 // Main runs subcommand with args (without the subcommand itself), writing its one-line JSON
-// result to stdout: on success the result, on failure {"error": "..."} as the last line, so a
-// Job's termination message says what happened either way. The error is also returned;
-// errors never contain secret values.
+// result to stdout: on success the result, on failure {"error": "...", "errorClass": "..."}
+// as the last line, so a Job's termination message says what happened either way. The
+// error is also returned; errors never contain secret values, nor personal data (rows,
+// file names: see backup.Failure).
 func Main(ctx context.Context, subcommand string, args []string, stdout io.Writer) error {
 	err := run(ctx, subcommand, args, stdout)
 	var printed *printedError
@@ -51,8 +64,12 @@ func Main(ctx context.Context, subcommand string, args []string, stdout io.Write
 		return printed.err
 	}
 	if err != nil {
+		out := map[string]any{"subcommand": subcommand, "error": clip(err.Error())}
+		if class := backup.ErrorClass(err); class != "" {
+			out["errorClass"] = class
+		}
 		// Nothing is left to tell if stdout itself fails; the error is returned anyway.
-		_ = printJSON(stdout, map[string]any{"subcommand": subcommand, "error": clip(err.Error())})
+		_ = printJSON(stdout, out)
 	}
 	return err
 }
@@ -62,14 +79,18 @@ func run(ctx context.Context, subcommand string, args []string, stdout io.Writer
 	fs.SetOutput(io.Discard)
 	o := &options{fs: fs}
 	var c config
-	c.db.register(o)
 	c.dest.register(o)
 	c.vault.register(o)
 	o.str(&c.namespace, "instance-namespace", "", "namespace of the helpdesk instance", "POD_NAMESPACE")
 	o.str(&c.name, "instance-name", "", "name of the helpdesk instance")
-	o.str(&c.files, "attachments-dir", "", "attachments folder to back up or restore into (none when empty)")
+	debugFlag := func() {
+		o.bool(&c.debugOutput, "debug-tool-output", false, "print the raw messages of pg_dump, pg_restore and the drill's PostgreSQL server to stderr, for debugging; they can contain personal data (rows, values), so leave off in normal operation")
+	}
 	switch subcommand {
 	case "backup":
+		c.db.register(o)
+		debugFlag()
+		o.str(&c.files, "attachments-dir", "", "attachments folder to back up (none when empty)")
 		o.str(&c.appVersion, "app-version", "", "application version recorded in the manifest")
 		o.int(&c.policy.KeepLast, "keep-last", 0, "retention: keep the N newest backups")
 		o.int(&c.policy.KeepDaily, "keep-daily", 0, "retention: keep the newest backup of each of the last N days")
@@ -80,8 +101,16 @@ func run(ctx context.Context, subcommand string, args []string, stdout io.Writer
 		o.bool(&c.noPrune, "no-prune", false, "skip retention after the backup")
 		o.bool(&c.noDatabase, "no-database", false, "leave the database out: back up the attachments only")
 		o.str(&c.timeZone, "time-zone", "UTC", "retention: IANA time zone whose days, weeks and months count, e.g. Europe/Berlin")
-	case "restore", "verify":
+	case "restore":
+		c.db.register(o)
+		debugFlag()
+		o.str(&c.files, "attachments-dir", "", "attachments folder to restore into (none when empty)")
 		o.str(&c.id, "id", "latest", "backup ID, or latest")
+	case "verify":
+		c.db.registerBinDir(o)
+		debugFlag()
+		o.str(&c.id, "id", "latest", "backup ID, or latest")
+		o.str(&c.scratchDir, "scratch-dir", "", "folder (an emptyDir) where the drill runs its throwaway PostgreSQL server; required")
 	case "list":
 	default:
 		return fmt.Errorf("unknown backup subcommand %q (want one of %v)", subcommand, Subcommands)
@@ -108,33 +137,44 @@ func run(ctx context.Context, subcommand string, args []string, stdout io.Writer
 		}
 		c.policy.Location = loc
 	}
+	if subcommand == "verify" && c.scratchDir == "" {
+		return errors.New("verify: set --scratch-dir (BACKUP_SCRATCH_DIR) to a folder for the drill's throwaway PostgreSQL server, an emptyDir in the drill pod")
+	}
 	d, err := c.dest.build()
 	if err != nil {
 		return err
 	}
-	if subcommand == "list" {
-		entries, err := backup.List(ctx, d)
-		if err != nil {
-			return err
-		}
-		return printJSON(stdout, map[string]any{"backups": entries})
-	}
-	db, err := c.db.build()
-	if err != nil {
-		return err
-	}
-	transit, err := c.vault.build(ctx)
-	if err != nil {
-		return err
-	}
 	e := &backup.Engine{
-		Dest: d, Transit: transit, DB: db,
+		Dest:           d,
 		Instance:       backup.Instance{Namespace: c.namespace, Name: c.name},
 		AppVersion:     c.appVersion,
 		AttachmentsDir: c.files,
 		SkipDatabase:   c.noDatabase,
+		ScratchDir:     c.scratchDir,
+		DB:             backup.Database{BinDir: c.db.binDir},
+	}
+	// The instance's folder is checked before any credential is used.
+	if _, err := e.Instance.Folder(); err != nil {
+		return err
+	}
+	if c.debugOutput {
+		e.ToolOutput = debugOutput
+	}
+	if subcommand == "backup" || subcommand == "restore" {
+		if e.DB, err = c.db.build(); err != nil {
+			return err
+		}
+	}
+	if e.Transit, err = c.vault.build(ctx); err != nil {
+		return err
 	}
 	switch subcommand {
+	case "list":
+		res, err := e.List(ctx)
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, res)
 	case "backup":
 		return runBackup(ctx, e, c, stdout)
 	case "restore":
@@ -143,14 +183,15 @@ func run(ctx context.Context, subcommand string, args []string, stdout io.Writer
 			return err
 		}
 		return printJSON(stdout, map[string]any{"id": res.ID, "size": res.Size,
-			"durationSeconds": res.Duration.Seconds(), "attachments": res.Attachments})
+			"durationSeconds": res.Duration.Seconds(), "attachments": res.Attachments, "ignoredManifests": res.IgnoredManifests})
 	default: // verify
 		res, err := e.Verify(ctx, c.id)
 		if err != nil {
 			return err
 		}
 		if err := printJSON(stdout, map[string]any{"id": res.ID, "passed": res.Passed,
-			"restoreSeconds": res.RestoreDuration.Seconds(), "mismatches": firstN(res.Mismatches), "mismatchCount": len(res.Mismatches), "error": clip(res.Error)}); err != nil {
+			"restoreSeconds": res.RestoreDuration.Seconds(), "mismatches": firstN(res.Mismatches), "mismatchCount": len(res.Mismatches),
+			"error": clip(res.Error), "ignoredManifests": res.IgnoredManifests}); err != nil {
 			return err
 		}
 		if !res.Passed {
@@ -170,7 +211,7 @@ func runBackup(ctx context.Context, e *backup.Engine, c config, stdout io.Writer
 	if !c.noPrune {
 		// The backup itself succeeded: a pruning failure is reported, not turned into a
 		// failed backup, and the next run retries it.
-		pr, err := backup.Prune(ctx, e.Dest, c.policy, c.grace, time.Now())
+		pr, err := e.Prune(ctx, c.policy, c.grace, time.Now())
 		if err != nil {
 			out["pruneError"] = clip(err.Error())
 		}
@@ -179,6 +220,7 @@ func runBackup(ctx context.Context, e *backup.Engine, c config, stdout io.Writer
 			out["deleted"] = firstN(ids(pr.Deleted))
 			out["deletedCount"] = len(pr.Deleted)
 			out["orphansDeleted"] = len(pr.OrphansDeleted)
+			out["ignoredManifests"] = pr.IgnoredManifests
 		}
 	}
 	return printJSON(stdout, out)

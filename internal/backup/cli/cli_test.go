@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/privatedesk/helpdesk-operator/internal/backup/dest"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/postgres"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/s3gw"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/vaultdev"
@@ -80,12 +82,12 @@ func TestBackupListVerifyRestoreThroughEnvAndFlags(t *testing.T) {
 		"BACKUP_DB_HOST": pg.Host, "PGPORT": itoa(pg.Port),
 		"BACKUP_DB_NAME": "app", "BACKUP_DB_USER": pg.User, "BACKUP_DB_PASSWORD_FILE": write("pgpass", pg.Password),
 		"PGSSLMODE": "disable", "BACKUP_PG_BIN_DIR": pg.BinDir(),
-		"BACKUP_S3_ENDPOINT": s3.Endpoint, "BACKUP_S3_BUCKET": "backups", "BACKUP_S3_PREFIX": "ns/desk",
+		"BACKUP_S3_ENDPOINT": s3.Endpoint, "BACKUP_S3_BUCKET": "backups", "BACKUP_S3_PREFIX": "policy/root/",
 		"BACKUP_S3_ACCESS_KEY_FILE": write("access", s3.AccessKey), "BACKUP_S3_SECRET_KEY_FILE": write("secret", s3.SecretKey),
 		"BACKUP_S3_INSECURE": "true",
 		"VAULT_ADDR":         v.Addr, "BACKUP_VAULT_TOKEN_FILE": write("token", v.RootToken), "BACKUP_TRANSIT_KEY": "helpdesk-ns-desk",
 		"BACKUP_INSTANCE_NAMESPACE": "ns", "BACKUP_INSTANCE_NAME": "desk", "BACKUP_APP_VERSION": "2.8.0",
-		"BACKUP_ATTACHMENTS_DIR": files, "BACKUP_KEEP_LAST": "1",
+		"BACKUP_ATTACHMENTS_DIR": files, "BACKUP_KEEP_LAST": "1", "BACKUP_SCRATCH_DIR": scratchDir(t),
 	} {
 		t.Setenv(k, val)
 	}
@@ -106,8 +108,18 @@ func TestBackupListVerifyRestoreThroughEnvAndFlags(t *testing.T) {
 		t.Fatalf("keep-last 1 deleted %v, want the first backup", second["deleted"])
 	}
 	list, err := runMain(t, "list")
-	if err != nil || len(list["backups"].([]any)) != 1 {
+	if err != nil || len(list["backups"].([]any)) != 1 || list["ignoredManifests"] != 0.0 {
 		t.Fatalf("list: %v, %v", list, err)
+	}
+	// The engine added the instance's folder below the policy's prefix, with one "/".
+	objs, err := d3(t, s3.Endpoint, s3.AccessKey, s3.SecretKey).List(context.Background(), "")
+	if err != nil || len(objs) == 0 {
+		t.Fatalf("listing the bucket: %v", err)
+	}
+	for _, o := range objs {
+		if !strings.HasPrefix(o.Name, "policy/root/ns/desk/") {
+			t.Fatalf("object %s outside the instance's folder policy/root/ns/desk/", o.Name)
+		}
 	}
 	drill, err := runMain(t, "verify")
 	if err != nil || drill["passed"] != true || drill["id"] != second["id"] {
@@ -141,6 +153,11 @@ func TestUsageErrors(t *testing.T) {
 		{"list", []string{"--nope"}, "flag provided but not defined"},
 		{"list", nil, "no destination"},
 		{"list", []string{"--path=/x", "--s3-bucket=b"}, "either --path or --s3-bucket"},
+		{"list", []string{"--path=" + os.TempDir(), "--instance-namespace=ns", "--instance-name=../desk"}, "instance name"},
+		{"list", []string{"--path=" + os.TempDir(), "--instance-namespace=*", "--instance-name=desk"}, "instance namespace"},
+		{"verify", []string{"--path=" + os.TempDir()}, "--scratch-dir"},
+		{"verify", []string{"--db-host=db"}, "flag provided but not defined: -db-host"},
+		{"list", []string{"--attachments-dir=/x"}, "flag provided but not defined"},
 	} {
 		t.Setenv("BACKUP_PATH", "")
 		err := Main(context.Background(), tc.sub, tc.args, &bytes.Buffer{})
@@ -158,6 +175,39 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// d3 is the test bucket "backups" as a destination, to look at what was written where.
+func d3(t *testing.T, endpoint, access, secret string) dest.Destination {
+	t.Helper()
+	d, err := dest.NewS3(dest.S3Config{Endpoint: endpoint, Bucket: "backups", AccessKey: access, SecretKey: secret, Insecure: true, MaxRetries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// scratchDir is a folder for a drill's scratch server; when the tests run as root, it
+// belongs to the postgres harness's user, whom the drill then runs its server as.
+func scratchDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "scratch-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatal(err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
 
 func TestHelpNeverPrintsSecrets(t *testing.T) {
 	t.Setenv("PGPASSWORD", "pg-secret-value")

@@ -14,19 +14,25 @@ import (
 )
 
 type dbFlags struct {
-	host, name, user, password, passwordFile, sslmode, binDir string
-	port                                                      int
+	host, name, user, password, passwordFile, sslmode, sslRootCert, binDir string
+	port                                                                   int
+}
+
+// registerBinDir registers --pg-bin-dir alone (verify needs no database settings).
+func (f *dbFlags) registerBinDir(o *options) {
+	o.str(&f.binDir, "pg-bin-dir", "", "folder with the PostgreSQL programs of the server's major version: pg_dump, pg_restore, and for verify initdb and postgres (PATH when empty)")
 }
 
 func (f *dbFlags) register(o *options) {
 	o.str(&f.host, "db-host", "", "PostgreSQL host", "PGHOST")
 	o.int(&f.port, "db-port", 5432, "PostgreSQL port", "PGPORT")
-	o.str(&f.name, "db-name", "", "database to back up, restore into, or create drill databases next to", "PGDATABASE")
+	o.str(&f.name, "db-name", "", "database to back up or restore into", "PGDATABASE")
 	o.str(&f.user, "db-user", "", "database user", "PGUSER")
 	o.secretStr(&f.password, "db-password", "database password (prefer --db-password-file)", "PGPASSWORD")
 	o.str(&f.passwordFile, "db-password-file", "", "file holding the database password")
-	o.str(&f.sslmode, "db-sslmode", "prefer", "libpq sslmode", "PGSSLMODE")
-	o.str(&f.binDir, "pg-bin-dir", "", "folder with pg_dump and pg_restore of the server's major version (PATH when empty)")
+	o.str(&f.sslmode, "db-sslmode", "prefer", "libpq sslmode (verify-full to check the server's certificate and name)", "PGSSLMODE")
+	o.str(&f.sslRootCert, "db-sslrootcert", "", "PEM file of the CA(s) that issued the database server's certificate", "PGSSLROOTCERT")
+	f.registerBinDir(o)
 }
 
 func (f *dbFlags) build() (backup.Database, error) {
@@ -37,7 +43,8 @@ func (f *dbFlags) build() (backup.Database, error) {
 	if f.host == "" || f.name == "" || f.user == "" {
 		return backup.Database{}, errors.New("set --db-host, --db-name and --db-user (or BACKUP_DB_HOST, BACKUP_DB_NAME, BACKUP_DB_USER)")
 	}
-	return backup.Database{Host: f.host, Port: f.port, Name: f.name, User: f.user, Password: pw, SSLMode: f.sslmode, BinDir: f.binDir}, nil
+	return backup.Database{Host: f.host, Port: f.port, Name: f.name, User: f.user, Password: pw, SSLMode: f.sslmode,
+		SSLRootCert: f.sslRootCert, BinDir: f.binDir}, nil
 }
 
 type destFlags struct {
@@ -49,10 +56,10 @@ type destFlags struct {
 }
 
 func (f *destFlags) register(o *options) {
-	o.str(&f.path, "path", "", "filesystem destination (a mounted volume); exclusive with --s3-bucket")
+	o.str(&f.path, "path", "", "filesystem destination (a mounted volume, plus the policy's subPath); the instance works in <namespace>/<name>/ below it; exclusive with --s3-bucket")
 	o.str(&f.endpoint, "s3-endpoint", "", "S3 endpoint host[:port]")
 	o.str(&f.bucket, "s3-bucket", "", "S3 bucket")
-	o.str(&f.prefix, "s3-prefix", "", "folder inside the bucket")
+	o.str(&f.prefix, "s3-prefix", "", "the policy's folder inside the bucket; the instance works in <namespace>/<name>/ below it")
 	o.str(&f.region, "s3-region", "us-east-1", "S3 region", "AWS_REGION")
 	o.secretStr(&f.accessKey, "s3-access-key", "S3 access key (prefer --s3-access-key-file)", "AWS_ACCESS_KEY_ID")
 	o.str(&f.accessKeyFile, "s3-access-key-file", "", "file holding the S3 access key")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/go-logr/logr/testr"
@@ -17,7 +18,7 @@ import (
 	"github.com/privatedesk/helpdesk-operator/internal/vault"
 )
 
-// TestKubernetesAuthWithTheTenantPolicy runs backup, verify and restore as the Jobs do:
+// TestKubernetesAuthWithTheTenantPolicy runs backup, list, verify and restore as the Jobs do:
 // logged in through Vault's Kubernetes auth with real, audience-bound ServiceAccount tokens
 // from a real API server, through the roles and fixed tenant policies internal/vault sets
 // up. The backup workload's role (encrypt, sign, verify) must be enough to back up and
@@ -84,6 +85,12 @@ func TestKubernetesAuthWithTheTenantPolicy(t *testing.T) {
 			"--transit-key=" + names.Key, "--instance-namespace=" + ns, "--instance-name=" + name,
 		}
 	}
+	vaultOnly := func(w vault.Workload) []string {
+		return []string{
+			"--path=" + dest, "--vault-addr=" + v.Addr, "--vault-k8s-role=" + names.Roles[w], "--vault-sa-token-file=" + tokenFiles[w],
+			"--transit-key=" + names.Key, "--instance-namespace=" + ns, "--instance-name=" + name,
+		}
+	}
 	t.Setenv("PGPASSWORD", pg.Password)
 	t.Setenv("VAULT_TOKEN", "")
 	res, err := runMain(t, "backup", append(as(vault.WorkloadBackup), "--db-name=app")...)
@@ -93,15 +100,19 @@ func TestKubernetesAuthWithTheTenantPolicy(t *testing.T) {
 	if _, err := runMain(t, "backup", append(as(vault.WorkloadBackup), "--db-name=app")...); err != nil {
 		t.Fatalf("a second backup (which prunes, reading the catalog) with the backup workload's role: %v", err)
 	}
-	if _, err := runMain(t, "verify", append(as(vault.WorkloadRestore), "--db-name=app")...); err != nil {
+	if list, err := runMain(t, "list", vaultOnly(vault.WorkloadRestore)...); err != nil || len(list["backups"].([]any)) != 2 {
+		t.Fatalf("list with the restore workload's role: %v, %v", list, err)
+	}
+	// The drill needs no database settings, and no more than the restore role.
+	if _, err := runMain(t, "verify", append(vaultOnly(vault.WorkloadRestore), "--pg-bin-dir="+pg.BinDir(), "--scratch-dir="+scratchDir(t))...); err != nil {
 		t.Fatalf("verify with the restore workload's role: %v", err)
 	}
 	if _, err := runMain(t, "restore", append(as(vault.WorkloadRestore), "--db-name=restored", "--id="+res["id"].(string))...); err != nil {
 		t.Fatalf("restore with the restore workload's role: %v", err)
 	}
 	// Each workload is refused the other's job.
-	if _, err := runMain(t, "backup", append(as(vault.WorkloadRestore), "--db-name=app")...); err == nil {
-		t.Error("a backup with the restore workload's role (no encrypt) succeeded")
+	if _, err := runMain(t, "backup", append(as(vault.WorkloadRestore), "--db-name=app")...); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Errorf("a backup with the restore workload's role (no encrypt, no sign): %v, want denied", err)
 	}
 	pg.CreateDatabase(t, "restored2")
 	if _, err := runMain(t, "restore", append(as(vault.WorkloadBackup), "--db-name=restored2", "--id="+res["id"].(string))...); err == nil {

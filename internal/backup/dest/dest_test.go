@@ -134,3 +134,21 @@ func TestS3WithCustomCA(t *testing.T) {
 	}
 	exercise(t, d)
 }
+
+// TestWithin: a folder view keeps the contract, and neither sees nor touches its neighbours.
+func TestWithin(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	d, err := NewFS(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Put(ctx, "ns/desk-2/backups/x/obj", strings.NewReader("neighbour")); err != nil {
+		t.Fatal(err)
+	}
+	exercise(t, Within(d, "ns/desk/"))
+	objs, err := d.List(ctx, "")
+	if err != nil || len(objs) != 1 || objs[0].Name != "ns/desk-2/backups/x/obj" {
+		t.Fatalf("the neighbour's objects after exercising the folder: %+v, %v", objs, err)
+	}
+}

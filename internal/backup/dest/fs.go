@@ -47,10 +47,7 @@ func (d *FS) Put(ctx context.Context, name string, r io.Reader) (err error) {
 		return err
 	}
 	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("writing %s to %s: %w", name, d, err)
-	}
-	tmp, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(p)+"-")
+	tmp, err := createTemp(dir, ".tmp-"+filepath.Base(p)+"-")
 	if err != nil {
 		return fmt.Errorf("writing %s to %s: %w", name, d, err)
 	}
@@ -74,6 +71,21 @@ func (d *FS) Put(ctx context.Context, name string, r io.Reader) (err error) {
 		return fmt.Errorf("renaming %s into place on %s: %w", name, d, err)
 	}
 	return syncDir(dir)
+}
+
+// createTemp creates the folders and a temp file in dir. Another instance sharing the
+// volume may remove an empty parent folder between the two steps (Delete tidies up empty
+// folders), so a vanished folder is created again, a few times.
+func createTemp(dir, pattern string) (*os.File, error) {
+	for attempt := 1; ; attempt++ {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, err
+		}
+		f, err := os.CreateTemp(dir, pattern)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 3 {
+			return f, err
+		}
+	}
 }
 
 func syncDir(dir string) error {
@@ -105,11 +117,24 @@ func (d *FS) Get(ctx context.Context, name string) (io.ReadCloser, error) {
 }
 
 // List implements Destination. Temp files of unfinished writes are listed too (they are
-// leftovers to clean), under their temp names.
+// leftovers to clean), under their temp names. Only the folder holding prefix is walked,
+// so an instance lists its own folder of a shared volume, not everyone's, and files that
+// others delete during the walk are skipped rather than failing it.
 func (d *FS) List(ctx context.Context, prefix string) ([]Object, error) {
 	var out []Object
-	err := filepath.WalkDir(d.Root, func(p string, e fs.DirEntry, err error) error {
+	start := d.Root
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		p, err := d.path(prefix[:i])
 		if err != nil {
+			return nil, err
+		}
+		start = p
+	}
+	err := filepath.WalkDir(start, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if p != d.Root && errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
 			return err
 		}
 		if e.IsDir() {

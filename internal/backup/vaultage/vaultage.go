@@ -1,5 +1,6 @@
 // Package vaultage plugs Vault transit into age: each object's age file key is wrapped by
-// transit encrypt on the instance's key and unwrapped by transit decrypt.
+// transit encrypt on the instance's key and unwrapped by transit decrypt. It also signs
+// manifests with transit hmac and checks them with transit verify (see Sign).
 //
 // We encrypt with age (filippo.io/age) rather than a hand-rolled construction because it is
 // audited and its STREAM payload format (ChaCha20-Poly1305 over 64 KiB segments with a
@@ -12,8 +13,6 @@ package vaultage
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -178,31 +177,6 @@ func (t Transit) unwrap(ctx context.Context, ciphertext string) ([]byte, error) 
 		return nil, fmt.Errorf("%w: Vault transit decrypt with key %q returned no plaintext", ErrVault, t.Key)
 	}
 	return out.Data.Plaintext, nil
-}
-
-// Sign seals data: it returns the transit encryption of data's SHA-256. Transit encryption
-// is authenticated (AES-GCM) and only holders of encrypt on the key can make one, so the seal
-// works as a signature while needing only the encrypt and decrypt rights a tenant already has.
-func (t Transit) Sign(ctx context.Context, data []byte) (string, error) {
-	sum := sha256.Sum256(data)
-	return t.wrap(ctx, sum[:])
-}
-
-// ErrBadSignature means a seal does not match the sealed data.
-var ErrBadSignature = errors.New("seal does not match")
-
-// Verify checks a seal made by Sign; transit decrypts with the key version the seal names.
-func (t Transit) Verify(ctx context.Context, data []byte, seal string) error {
-	got, err := t.unwrap(ctx, seal)
-	if err != nil {
-		return err
-	}
-	defer clear(got)
-	sum := sha256.Sum256(data)
-	if subtle.ConstantTimeCompare(got, sum[:]) != 1 {
-		return ErrBadSignature
-	}
-	return nil
 }
 
 // describe turns a Vault error into one that says what to fix, without echoing request data.
