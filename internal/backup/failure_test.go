@@ -118,7 +118,7 @@ func TestClassifyMessages(t *testing.T) {
 		c := &classifier{}
 		// Written in pieces, as a pipe delivers it.
 		for _, piece := range strings.SplitAfter(tc.stderr, " ") {
-			c.Write([]byte(piece))
+			_, _ = c.Write([]byte(piece))
 		}
 		got := c.result()
 		if got == "" {

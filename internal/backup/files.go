@@ -173,11 +173,13 @@ func extractEntry(tr *tar.Reader, hdr *tar.Header, dir string, st *AttachmentSta
 // withoutPath drops the file name from a filesystem error, keeping the operation and the
 // system's reason (no space left, permission denied, ...).
 func withoutPath(err error) error {
-	switch e := err.(type) {
-	case *fs.PathError:
-		return fmt.Errorf("%s: %w", e.Op, e.Err)
-	case *os.LinkError:
-		return fmt.Errorf("%s: %w", e.Op, e.Err)
+	var pathErr *fs.PathError
+	var linkErr *os.LinkError
+	switch {
+	case errors.As(err, &pathErr):
+		return fmt.Errorf("%s: %w", pathErr.Op, pathErr.Err)
+	case errors.As(err, &linkErr):
+		return fmt.Errorf("%s: %w", linkErr.Op, linkErr.Err)
 	}
 	return err
 }
