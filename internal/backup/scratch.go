@@ -263,10 +263,12 @@ func (s *scratchServer) userLookupEnv(uid, gid int) ([]string, error) {
 		return nil, fmt.Errorf("initdb needs user ID %d in /etc/passwd, which this image lacks, and nss_wrapper is not installed either: run the drill as a user the image lists, or add libnss_wrapper.so (Debian: libnss-wrapper) to the image", uid)
 	}
 	passwd, group := filepath.Join(s.dir, "passwd"), filepath.Join(s.dir, "group")
-	if err := os.WriteFile(passwd, fmt.Appendf(nil, "%s:x:%d:%d:helpdesk drill:%s:/bin/false\n", scratchUser, uid, gid, s.dir), 0o600); err != nil {
+	// World-readable like /etc/passwd: the server may run as another user than the one
+	// writing it, and the entries hold no secret.
+	if err := os.WriteFile(passwd, fmt.Appendf(nil, "%s:x:%d:%d:helpdesk drill:%s:/bin/false\n", scratchUser, uid, gid, s.dir), 0o644); err != nil { //nolint:gosec // see above
 		return nil, err
 	}
-	if err := os.WriteFile(group, fmt.Appendf(nil, "%s:x:%d:\n", scratchUser, gid), 0o600); err != nil {
+	if err := os.WriteFile(group, fmt.Appendf(nil, "%s:x:%d:\n", scratchUser, gid), 0o644); err != nil { //nolint:gosec // see above
 		return nil, err
 	}
 	return []string{"LD_PRELOAD=" + lib, "NSS_WRAPPER_PASSWD=" + passwd, "NSS_WRAPPER_GROUP=" + group}, nil
