@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	cnpgv1 "github.com/cloudnative-pg/api/pkg/api/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -51,6 +52,8 @@ type HelpdeskInstanceReconciler struct {
 	Vault     TenantVault
 	Resources resources.Options
 	Recorder  events.EventRecorder
+	// VaultStates spares Vault the requests of reconciles with nothing new for it.
+	VaultStates *vaultStates
 }
 
 // +kubebuilder:rbac:groups=helpdesk.privatedesk.io,resources=helpdeskinstances,verbs=get;list;watch;update;patch
@@ -89,7 +92,8 @@ func (r *HelpdeskInstanceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if patchErr := patchStatus(ctx, r.Client, before, inst); patchErr != nil {
 		return ctrl.Result{}, errors.Join(err, patchErr)
 	}
-	return ctrl.Result{}, err
+	// Time-driven work only (the next Vault check); everything else is watched.
+	return ctrl.Result{RequeueAfter: scope.requeueAfter}, err
 }
 
 // Phase names, for the requires lists below.
@@ -190,6 +194,15 @@ type instanceScope struct {
 	// restoreSourceMissing describes a spec.restoreFrom.instanceName that resolves to
 	// nothing; the restore waits.
 	restoreSourceMissing string
+	// requeueAfter is when time alone calls for the next reconcile; 0 when it does not.
+	requeueAfter time.Duration
+}
+
+// requeue asks for a reconcile after d at the latest.
+func (s *instanceScope) requeue(d time.Duration) {
+	if d > 0 && (s.requeueAfter == 0 || d < s.requeueAfter) {
+		s.requeueAfter = d
+	}
 }
 
 // problem is a reason and message for Ready.

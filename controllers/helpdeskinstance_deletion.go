@@ -61,6 +61,7 @@ func (r *HelpdeskInstanceReconciler) reconcileDelete(ctx context.Context, inst *
 		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "AccessRevoked", "Delete",
 			"Removed the Vault roles; transit key %s and the app secrets are retained", keyName(inst))
 	}
+	r.VaultStates.forget(inst.UID)
 	patch := client.MergeFrom(inst.DeepCopy())
 	controllerutil.RemoveFinalizer(inst, vaultFinalizer)
 	return client.IgnoreNotFound(r.Patch(ctx, inst, patch))

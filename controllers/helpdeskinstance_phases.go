@@ -80,15 +80,23 @@ func (r *HelpdeskInstanceReconciler) reconcileNetwork(ctx context.Context, scope
 // of the instance carries on as it is.
 func (r *HelpdeskInstanceReconciler) reconcileEncryption(ctx context.Context, scope *instanceScope) error {
 	tenant := scope.tenant()
+	specs := make([]vault.SecretSpec, 0, len(scope.profile.Secrets))
+	for _, s := range scope.profile.Secrets {
+		specs = append(specs, vault.SecretSpec{Key: s.Key, Length: s.Length})
+	}
+	uid, asked := scope.inst.UID, digest(tenant, specs)
+	if known, left, ok := r.VaultStates.lookup(uid, asked); ok {
+		scope.secrets = known.secrets
+		scope.requeue(left)
+		r.encryptionReady(scope, known.status)
+		return nil
+	}
 	state, err := r.Vault.EnsureTenant(ctx, tenant)
 	if err == nil {
-		specs := make([]vault.SecretSpec, 0, len(scope.profile.Secrets))
-		for _, s := range scope.profile.Secrets {
-			specs = append(specs, vault.SecretSpec{Key: s.Key, Length: s.Length})
-		}
 		scope.secrets, err = r.Vault.EnsureAppSecrets(ctx, tenant, specs)
 	}
 	if err != nil {
+		r.VaultStates.forget(uid)
 		setCondition(scope.inst, v1alpha1.ConditionEncryptionReady, metav1.ConditionFalse, vault.Reason(err), vault.ConditionMessage(err))
 		return err
 	}
@@ -96,10 +104,15 @@ func (r *HelpdeskInstanceReconciler) reconcileEncryption(ctx context.Context, sc
 		r.Recorder.Eventf(scope.inst, nil, corev1.EventTypeNormal, "AdoptedRetainedKey", "Encryption",
 			"Took over transit key %s and the app secrets an earlier instance of this name left in Vault, as spec.restoreFrom asks", state.KeyName)
 	}
+	scope.requeue(r.VaultStates.remember(uid, asked, state, scope.secrets))
+	r.encryptionReady(scope, state)
+	return nil
+}
+
+func (r *HelpdeskInstanceReconciler) encryptionReady(scope *instanceScope, state vault.TenantStatus) {
 	scope.inst.Status.Encryption = &v1alpha1.EncryptionStatus{KeyName: state.KeyName, LatestKeyVersion: state.LatestVersion}
 	setCondition(scope.inst, v1alpha1.ConditionEncryptionReady, metav1.ConditionTrue, v1alpha1.ReasonKeyReady,
 		"The transit key, the workloads' Kubernetes auth roles and the app secrets are in Vault")
-	return nil
 }
 
 // reconcileDatabase applies the CloudNativePG cluster and reads its readiness.

@@ -370,6 +370,8 @@ func TestVaultOutageIsReportedAndRecovered(t *testing.T) {
 			_ = vaultSrv.Restart()
 		}
 	}()
+	// Within the recheck interval nothing asks Vault; once it is due, the outage shows.
+	vaultClock.advance(2 * time.Hour)
 	touch(t, inst)
 	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionEncryptionReady, metav1.ConditionFalse, vault.ReasonUnavailable))
 	if err := conditionIs(inst, v1alpha1.ConditionReady, metav1.ConditionFalse, vault.ReasonUnavailable)(); err != nil {
@@ -437,9 +439,10 @@ func TestDriftIsRepairedAndANoOpReconcileWritesNothing(t *testing.T) {
 		return nil
 	})
 
-	// With everything in place, a reconcile writes nothing: not a child, not the status.
+	// With everything in place, a reconcile writes nothing, not a child, not the status,
+	// and asks Vault nothing.
 	settle(t)
-	before := writes.snapshot()
+	before, calls := writes.snapshot(), vaultCalls.count()
 	touch(t, inst)
 	settle(t)
 	after := writes.snapshot()
@@ -448,6 +451,19 @@ func TestDriftIsRepairedAndANoOpReconcileWritesNothing(t *testing.T) {
 			t.Errorf("a reconcile with nothing to change wrote %s %d times", path, n-before[path])
 		}
 	}
+	if n := vaultCalls.count() - calls; n != 0 {
+		t.Errorf("a reconcile with nothing new for Vault made %d Vault requests", n)
+	}
+	// Once the recheck is due, Vault is asked again (reads only: nothing changed there).
+	vaultClock.advance(2 * time.Hour)
+	calls = vaultCalls.count()
+	touch(t, inst)
+	eventually(t, wait, func() error {
+		if vaultCalls.count() == calls {
+			return fmt.Errorf("no Vault request after the recheck was due")
+		}
+		return nil
+	})
 }
 
 // touch changes an annotation, which makes the controller reconcile without changing

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,6 +32,8 @@ type Options struct {
 	Vault vault.Config
 	// Resources configure the children of an instance.
 	Resources resources.Options
+	// VaultRecheck is how often an unchanged instance's Vault state is read again.
+	VaultRecheck time.Duration
 
 	ingressNamespaces, cnpgNamespaces, vaultNamespaces, vaultPods string
 	vaultCIDRs, apiServerCIDRs, dnsCIDRs                          string
@@ -41,6 +44,8 @@ type Options struct {
 // BindFlags registers the controllers' flags on fs, with their defaults.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
 	o.Vault.BindFlags(fs)
+	fs.DurationVar(&o.VaultRecheck, "vault-recheck-interval", time.Hour,
+		"How often an instance whose spec did not change has its Vault state (key, roles, secrets) checked again, plus up to a tenth for spread; Vault errors and spec changes check at once. 0 checks on every reconcile.")
 	o.Resources = resources.DefaultOptions()
 	o.Resources.ManagedBy = FieldManager
 	fs.StringVar(&o.ingressNamespaces, "ingress-namespace-selector", "kubernetes.io/metadata.name=ingress-nginx",

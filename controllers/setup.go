@@ -35,12 +35,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	instances := &HelpdeskInstanceReconciler{
-		Client:    c,
-		APIReader: apiReader,
-		Applier:   ssa.NewApplier(c, FieldManager),
-		Vault:     vaultClient,
-		Resources: opts.Resources,
-		Recorder:  mgr.GetEventRecorder(FieldManager),
+		Client:      c,
+		APIReader:   apiReader,
+		Applier:     ssa.NewApplier(c, FieldManager),
+		Vault:       vaultClient,
+		Resources:   opts.Resources,
+		Recorder:    mgr.GetEventRecorder(FieldManager),
+		VaultStates: newVaultStates(opts.VaultRecheck, time.Now),
 	}
 	if err := instances.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the HelpdeskInstance controller: %w", err)

@@ -35,7 +35,39 @@ var (
 	testClock = &clock{now: time.Date(2026, 11, 24, 10, 30, 0, 0, time.UTC)}
 	vaultSrv  *vaultdev.Server
 	recorder  = &eventLog{}
+	// vaultClock drives when the instance controller checks an unchanged tenant again.
+	vaultClock = &clock{now: time.Date(2026, 11, 24, 10, 30, 0, 0, time.UTC)}
+	// vaultCalls counts the manager's requests to Vault.
+	vaultCalls = &callCounter{}
 )
+
+// callCounter counts requests through a RoundTripper.
+type callCounter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *callCounter) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		c.mu.Lock()
+		c.n++
+		c.mu.Unlock()
+		return rt.RoundTrip(req)
+	})
+}
+
+func (c *callCounter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// advance moves the clock on.
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
 
 func TestMain(m *testing.M) {
 	os.Exit(runSuite(m))
@@ -101,7 +133,7 @@ func setupForTest(ctx context.Context, mgr ctrl.Manager, env *envtest.Environmen
 	vaultConfig := vault.DefaultConfig()
 	vaultConfig.Address, vaultConfig.AuthMethod, vaultConfig.Token = vaultSrv.Addr, vault.AuthToken, vaultSrv.RootToken
 	vaultConfig.RequestTimeout = 2 * time.Second
-	vaultClient, err := vault.New(ctx, vaultConfig, ctrl.Log.WithName("vault"))
+	vaultClient, err := vault.New(ctx, vaultConfig, ctrl.Log.WithName("vault"), vault.WithTransport(vaultCalls.wrap))
 	if err != nil {
 		return err
 	}
@@ -124,6 +156,7 @@ func setupForTest(ctx context.Context, mgr ctrl.Manager, env *envtest.Environmen
 	testResources.Vault.Address = vaultSrv.Addr
 	instances := &HelpdeskInstanceReconciler{
 		Client: c, APIReader: reader, Applier: ssa.NewApplier(c, FieldManager), Vault: vaultClient, Resources: testResources, Recorder: recorder,
+		VaultStates: newVaultStates(time.Hour, vaultClock.Now),
 	}
 	if err := instances.SetupWithManager(ctx, mgr); err != nil {
 		return err

@@ -31,15 +31,27 @@ type Client struct {
 	setupCheckedAt time.Time
 }
 
-// options are test seams, unexported so production code cannot depend on them.
+// options are the client's optional settings.
 type options struct {
 	wrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
+// Option changes how New builds the client.
+type Option func(*options)
+
+// WithTransport wraps the HTTP transport, e.g. to count or trace the requests to Vault.
+func WithTransport(wrap func(http.RoundTripper) http.RoundTripper) Option {
+	return func(o *options) { o.wrapTransport = wrap }
+}
+
 // New validates cfg, builds the HTTP client and logs in once. Calls made before Start work;
 // Start is what keeps them working past the token's TTL.
-func New(ctx context.Context, cfg Config, logger logr.Logger) (*Client, error) {
-	return newClient(ctx, cfg, logger, options{})
+func New(ctx context.Context, cfg Config, logger logr.Logger, opts ...Option) (*Client, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return newClient(ctx, cfg, logger, o)
 }
 
 func newClient(ctx context.Context, cfg Config, logger logr.Logger, opts options) (*Client, error) {
