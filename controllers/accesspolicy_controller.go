@@ -8,6 +8,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
@@ -16,6 +17,8 @@ import (
 // AccessPolicyReconciler checks what the schema cannot: that every Secret the policy
 // references exists and holds the key.
 type AccessPolicyReconciler struct {
+	// Workers is how many objects are reconciled at once; 0 means one.
+	Workers int
 	client.Client
 	// APIReader reads Secrets without caching them.
 	APIReader client.Reader
@@ -94,5 +97,6 @@ func (r *AccessPolicyReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.AccessPolicy{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(referencingPolicies(mgr.GetClient(), &v1alpha1.AccessPolicyList{})), builder.OnlyMetadata).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Complete(r)
 }

@@ -14,6 +14,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -26,6 +27,8 @@ import (
 // BackupPolicyReconciler checks the policy's schedules strictly and that its destination's
 // Secrets and volume exist, and reports when the next backup is due.
 type BackupPolicyReconciler struct {
+	// Workers is how many objects are reconciled at once; 0 means one.
+	Workers int
 	client.Client
 	// APIReader reads Secrets without caching them.
 	APIReader client.Reader
@@ -175,6 +178,7 @@ func (r *BackupPolicyReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(backupJobPolicy(c)),
 			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetLabels()[resources.LabelBackupPolicy] != "" }))).
 		Watches(&v1alpha1.HelpdeskInstance{}, handler.EnqueueRequestsFromMapFunc(referencedBackupPolicy)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Complete(r)
 }
 

@@ -17,6 +17,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -45,6 +46,8 @@ type TenantVault interface {
 // HelpdeskInstanceReconciler turns a HelpdeskInstance into its database, application,
 // storage, exposure, network perimeter and Vault state.
 type HelpdeskInstanceReconciler struct {
+	// Workers is how many objects are reconciled at once; 0 means one.
+	Workers int
 	client.Client
 	// APIReader reads the pods of a finished restore Job, uncached.
 	APIReader client.Reader
@@ -343,5 +346,6 @@ func (r *HelpdeskInstanceReconciler) SetupWithManager(ctx context.Context, mgr c
 		Watches(&v1alpha1.AccessPolicy{}, handler.EnqueueRequestsFromMapFunc(instancesReferencing(c, "AccessPolicy"))).
 		Watches(&v1alpha1.RetentionPolicy{}, handler.EnqueueRequestsFromMapFunc(instancesReferencing(c, "RetentionPolicy"))).
 		Watches(&v1alpha1.BackupPolicy{}, handler.EnqueueRequestsFromMapFunc(instancesReferencing(c, "BackupPolicy"))).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Complete(r)
 }

@@ -34,6 +34,9 @@ type Options struct {
 	Resources resources.Options
 	// VaultRecheck is how often an unchanged instance's Vault state is read again.
 	VaultRecheck time.Duration
+	// InstanceWorkers and PolicyWorkers are how many instances, and policies of each
+	// kind, are reconciled at once.
+	InstanceWorkers, PolicyWorkers int
 
 	ingressNamespaces, cnpgNamespaces, vaultNamespaces, vaultPods string
 	vaultCIDRs, apiServerCIDRs, dnsCIDRs                          string
@@ -44,6 +47,8 @@ type Options struct {
 // BindFlags registers the controllers' flags on fs, with their defaults.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
 	o.Vault.BindFlags(fs)
+	fs.IntVar(&o.InstanceWorkers, "instance-workers", 4, "How many HelpdeskInstances are reconciled at once.")
+	fs.IntVar(&o.PolicyWorkers, "policy-workers", 2, "How many policies of each kind are reconciled at once.")
 	fs.DurationVar(&o.VaultRecheck, "vault-recheck-interval", time.Hour,
 		"How often an instance whose spec did not change has its Vault state (key, roles, secrets) checked again, plus up to a tenth for spread; Vault errors and spec changes check at once. 0 checks on every reconcile.")
 	o.Resources = resources.DefaultOptions()

@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
@@ -16,6 +17,8 @@ import (
 // RetentionPolicyReconciler checks the policy's schedule strictly. This operator version
 // does not run retention yet, and the status says so.
 type RetentionPolicyReconciler struct {
+	// Workers is how many objects are reconciled at once; 0 means one.
+	Workers int
 	client.Client
 	// Now is the clock; tests set it.
 	Now func() time.Time
@@ -51,5 +54,7 @@ func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 
 // SetupWithManager registers the controller.
 func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).For(&v1alpha1.RetentionPolicy{}).Complete(r)
+	return ctrl.NewControllerManagedBy(mgr).For(&v1alpha1.RetentionPolicy{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
+		Complete(r)
 }

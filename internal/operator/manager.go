@@ -31,6 +31,8 @@ type ManagerFlags struct {
 	LeaderElectionID string
 	LeaderElectionNS string
 	WatchNamespaces  string
+	QPS              float64
+	Burst            int
 	Controllers      controllers.Options
 	Logging          zap.Options
 }
@@ -43,6 +45,8 @@ func (f *ManagerFlags) Bind(fs *flag.FlagSet) {
 	fs.BoolVar(&f.LeaderElection, "leader-elect", true, "Elect a leader so that only one replica reconciles at a time.")
 	fs.StringVar(&f.LeaderElectionID, "leader-election-id", "helpdesk-operator.privatedesk.io", "Name of the Lease the replicas elect a leader with.")
 	fs.StringVar(&f.LeaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; empty is the operator's own namespace.")
+	fs.Float64Var(&f.QPS, "kube-api-qps", 50, "Sustained requests per second the manager sends the API server.")
+	fs.IntVar(&f.Burst, "kube-api-burst", 100, "Requests the manager may send the API server in a burst above --kube-api-qps.")
 	fs.StringVar(&f.WatchNamespaces, "watch-namespaces", "",
 		"Comma-separated namespaces the operator manages helpdesks in (it then needs Roles only there); empty manages every namespace.")
 	f.Controllers.BindFlags(fs)
@@ -100,6 +104,7 @@ func (f *ManagerFlags) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("finding the cluster (in-cluster config or KUBECONFIG): %w", err)
 	}
+	cfg.QPS, cfg.Burst = float32(f.QPS), f.Burst
 	metrics := metricsserver.Options{BindAddress: f.MetricsAddress, SecureServing: f.SecureMetrics}
 	if f.SecureMetrics {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
