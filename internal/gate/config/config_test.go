@@ -97,8 +97,16 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"oidc.clientSecretFile", func(c *Config) { c.OIDC.ClientSecretFile = "" }},
 		{"mfa.acceptedAMR", func(c *Config) { c.MFA.AcceptedAMR = nil }},
 		{"saml.metadataURL", func(c *Config) { c.OIDC = nil; c.SAML = &SAML{MetadataURL: "ftp://idp"}; c.SetDefaults() }},
-		{"saml.binding", func(c *Config) { c.OIDC = nil; c.SAML = &SAML{MetadataURL: "https://idp", Binding: "artifact"}; c.SetDefaults() }},
-		{"saml.keyFile", func(c *Config) { c.OIDC = nil; c.SAML = &SAML{MetadataURL: "https://idp", KeyFile: "/k"}; c.SetDefaults() }},
+		{"saml.binding", func(c *Config) {
+			c.OIDC = nil
+			c.SAML = &SAML{MetadataURL: "https://idp", Binding: "artifact"}
+			c.SetDefaults()
+		}},
+		{"saml.keyFile", func(c *Config) {
+			c.OIDC = nil
+			c.SAML = &SAML{MetadataURL: "https://idp", KeyFile: "/k"}
+			c.SetDefaults()
+		}},
 		{"mfa.acceptedAuthnContextClassRefs", func(c *Config) {
 			c.OIDC = nil
 			c.SAML = &SAML{MetadataURL: "https://idp"}
