@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -76,7 +77,7 @@ func (o *oidcLogin) start(w http.ResponseWriter, r *http.Request, returnTo strin
 		return
 	}
 	flow := newFlow(returnTo)
-	flow.Nonce = newFlow("").State
+	flow.Nonce = rand.Text()
 	flow.Verifier = oauth2.GenerateVerifier()
 	if err := o.g.flows.save(w, flow, http.SameSiteLaxMode); err != nil {
 		renderPage(w, http.StatusInternalServerError, pageError, pageData{Message: "The sign-in could not be started."})

@@ -2,6 +2,7 @@ package gate
 
 import (
 	"crypto"
+	"crypto/rand"
 	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
@@ -153,7 +154,7 @@ func (s *samlLogin) start(w http.ResponseWriter, r *http.Request, returnTo strin
 		http.Redirect(w, r, target.String(), http.StatusFound)
 		return
 	}
-	nonce := newFlow("").State
+	nonce := rand.Text()
 	renderPage(w, http.StatusOK, pageSAMLPost, pageData{Form: htmlOf(req.PostWithNonce(flow.State, nonce)), Nonce: nonce})
 }
 
