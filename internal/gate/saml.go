@@ -2,8 +2,8 @@ package gate
 
 import (
 	"crypto"
-	"crypto/rand"
 	"crypto/ecdsa"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/xml"
