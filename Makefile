@@ -104,8 +104,8 @@ verify-gen: generate manifests ## Regenerate everything and fail when the commit
 ##@ Test
 
 .PHONY: test-binaries
-test-binaries: ## Build (once per version, cached) the kube-apiserver, etcd, kubectl, Vault and versitygw the tests start.
-	hack/test-binaries.sh envtest vault versitygw
+test-binaries: ## Build (once per version, cached) the kube-apiserver, etcd, kubectl, Vault, versitygw and glauth the tests start.
+	hack/test-binaries.sh envtest vault versitygw glauth
 
 .PHONY: test
 test: test-binaries ## Run every test against real kube-apiserver/etcd, Vault, PostgreSQL and versitygw.

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds, from the Go module proxy, the real servers our tests start (kube-apiserver,
-# kubectl and etcd for envtest, Vault, the versitygw S3 gateway), once per version.
+# kubectl and etcd for envtest, Vault, the versitygw S3 gateway, the glauth LDAP server),
+# once per version.
 #
 # Binaries are cached outside the checkout, keyed by version, so a warm machine
 # rebuilds nothing and a fresh clone reuses what an earlier clone built:
 #   ${HELPDESK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/helpdesk-operator}/bin/<name>-<version>/<name>
 #
-# Usage: hack/test-binaries.sh [envtest|vault|versitygw|all]...   build what is missing
+# Usage: hack/test-binaries.sh [envtest|vault|versitygw|glauth|all]...   build what is missing
 #        hack/test-binaries.sh env                                 print the variables tests read
 set -euo pipefail
 
@@ -17,6 +18,7 @@ ETCD_VERSION=${ETCD_VERSION:-v3.6.6}
 # v1.21.1 is the newest Vault whose code compiles against a published vault/sdk.
 VAULT_VERSION=${VAULT_VERSION:-v1.21.1}
 VERSITYGW_VERSION=${VERSITYGW_VERSION:-v1.8.0}
+GLAUTH_VERSION=${GLAUTH_VERSION:-v2.4.0}
 
 CACHE_DIR=${HELPDESK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/helpdesk-operator}
 BIN_DIR=$CACHE_DIR/bin
@@ -29,6 +31,7 @@ kube_dir() { echo "$BIN_DIR/kubernetes-$KUBERNETES_VERSION"; }
 etcd_dir() { echo "$BIN_DIR/etcd-$ETCD_VERSION"; }
 vault_dir() { echo "$BIN_DIR/vault-$VAULT_VERSION"; }
 versitygw_dir() { echo "$BIN_DIR/versitygw-$VERSITYGW_VERSION"; }
+glauth_dir() { echo "$BIN_DIR/glauth-$GLAUTH_VERSION"; }
 # envtest wants kube-apiserver, etcd and kubectl side by side in one folder.
 envtest_dir() { echo "$BIN_DIR/envtest-$KUBERNETES_VERSION-etcd-$ETCD_VERSION"; }
 
@@ -129,10 +132,26 @@ build_versitygw() {
   log "built $dest/versitygw"
 }
 
+build_glauth() {
+  local dest; dest=$(glauth_dir)
+  if [[ -x $dest/glauth ]]; then log "glauth $GLAUTH_VERSION cached in $dest"; return; fi
+  log "building glauth $GLAUTH_VERSION (about 1 minute)"
+  local src=$SRC_DIR/glauth-$GLAUTH_VERSION
+  fresh_module "$src" local/glauth-build
+  # glauth's main package is its module root. Its pkg/server imports an embed package
+  # that is not published as a module unless the noembed tag (its own release builds'
+  # default) leaves it out; go get resolves every tag, so require and build instead.
+  (cd "$src" && go mod edit -require "github.com/glauth/glauth/v2@$GLAUTH_VERSION" \
+    && CGO_ENABLED=0 go build -tags noembed -trimpath -ldflags='-s -w' -o out/glauth github.com/glauth/glauth/v2)
+  install_binaries "$src/out" "$dest" glauth
+  log "built $dest/glauth"
+}
+
 print_env() {
   echo "KUBEBUILDER_ASSETS=$(envtest_dir)"
   echo "HELPDESK_TEST_VAULT=$(vault_dir)/vault"
   echo "HELPDESK_TEST_VERSITYGW=$(versitygw_dir)/versitygw"
+  echo "HELPDESK_TEST_GLAUTH=$(glauth_dir)/glauth"
 }
 
 mkdir -p "$BIN_DIR" "$SRC_DIR"
@@ -148,8 +167,9 @@ for target in "$@"; do
     envtest) build_envtest ;;
     vault) build_vault ;;
     versitygw) build_versitygw ;;
-    all) build_envtest; build_versitygw; build_vault ;;
+    glauth) build_glauth ;;
+    all) build_envtest; build_versitygw; build_vault; build_glauth ;;
     env) print_env ;;
-    *) log "unknown target $target (want envtest, vault, versitygw, all or env)"; exit 2 ;;
+    *) log "unknown target $target (want envtest, vault, versitygw, glauth, all or env)"; exit 2 ;;
   esac
 done

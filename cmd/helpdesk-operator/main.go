@@ -1,5 +1,6 @@
 // Command helpdesk-operator is the operator's one binary: the manager that runs the
-// controllers, and the jobs the manager schedules (backup, restore, verify).
+// controllers, the jobs the manager schedules (backup, restore, verify), and the access
+// gate it runs in front of each helpdesk.
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	backupcli "github.com/privatedesk/helpdesk-operator/internal/backup/cli"
+	"github.com/privatedesk/helpdesk-operator/internal/gate"
 	"github.com/privatedesk/helpdesk-operator/internal/operator"
 	"github.com/privatedesk/helpdesk-operator/internal/selfcopy"
 	"github.com/privatedesk/helpdesk-operator/internal/version"
@@ -27,6 +29,7 @@ Usage:
   helpdesk-operator restore [flags]     restore a backup into an empty database
   helpdesk-operator verify [flags]      restore drill: restore into a scratch database and compare
   helpdesk-operator list [flags]        list the complete backups of an instance
+  helpdesk-operator gate [flags]        the access gate in front of one helpdesk (SSO, MFA, sessions)
   helpdesk-operator copy-binary DEST    copy this binary to DEST (init containers of job pods)
   helpdesk-operator vault-setup [flags] set a Vault up for the operator (administrators, once)
   helpdesk-operator version             print the version
@@ -53,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return operator.RunManager(ctx, args, stderr)
 	case "backup", "restore", "verify", "list":
 		return backupcli.Main(ctx, command, args, stdout)
+	case "gate":
+		return gate.Main(ctx, args, stderr)
 	case "vault-setup":
 		return operator.RunVaultSetup(ctx, args, stderr)
 	case "copy-binary":

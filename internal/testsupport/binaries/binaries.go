@@ -19,6 +19,7 @@ const (
 	EnvtestAssetsVar = "KUBEBUILDER_ASSETS"
 	VaultVar         = "HELPDESK_TEST_VAULT"
 	VersitygwVar     = "HELPDESK_TEST_VERSITYGW"
+	GlauthVar        = "HELPDESK_TEST_GLAUTH"
 )
 
 var (
@@ -35,6 +36,9 @@ func Vault() (string, error) { return lookup(VaultVar, "", "vault") }
 
 // Versitygw is the versitygw S3 gateway binary.
 func Versitygw() (string, error) { return lookup(VersitygwVar, "", "versitygw") }
+
+// Glauth is the glauth LDAP server binary.
+func Glauth() (string, error) { return lookup(GlauthVar, "", "glauth") }
 
 // lookup resolves variable from the environment, else from the build script, and checks
 // that what it names exists (probe names a file inside a folder).
