@@ -74,7 +74,7 @@ func (v *vaultStates) remember(uid types.UID, tenant string, status vault.Tenant
 		return 0
 	}
 	// Up to a tenth later, so rechecks of many instances spread out.
-	wait := v.interval + time.Duration(rand.Int64N(int64(v.interval/10)+1))
+	wait := v.interval + time.Duration(rand.Int64N(int64(v.interval/10)+1)) //nolint:gosec // spread, not a secret
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	status.Adopted = false

@@ -224,9 +224,9 @@ func TestTamperedOrForeignCookieIsNoSession(t *testing.T) {
 	}
 
 	// Another instance's gate (other keys) signs a user in; its cookie is foreign here.
-	other, otherIdP := startOIDCGate(t)
+	other, otherIDP := startOIDCGate(t)
 	ob := newBrowser(t, other.Server)
-	expectStatus(t, signInOIDC(t, ob, other, otherIdP, "agent-otp", "/admin"), 200)
+	expectStatus(t, signInOIDC(t, ob, other, otherIDP, "agent-otp", "/admin"), 200)
 	foreign := ob.cookie(other.URL, config.DefaultCookieName).Value
 
 	flipped := []byte(good.Value)
