@@ -108,7 +108,7 @@ test-binaries: ## Build (once per version, cached) the kube-apiserver, etcd, kub
 	hack/test-binaries.sh envtest vault versitygw glauth
 
 .PHONY: test
-test: test-binaries ## Run every test against real kube-apiserver/etcd, Vault, PostgreSQL and versitygw.
+test: test-binaries $(HELM) ## Run every test against real kube-apiserver/etcd, Vault, PostgreSQL and versitygw (and the chart through helm).
 	set -a; eval "$$(hack/test-binaries.sh env)"; set +a; \
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(GO_TEST_FLAGS) ./...
 

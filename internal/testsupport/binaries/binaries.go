@@ -19,6 +19,7 @@ const (
 	EnvtestAssetsVar = "KUBEBUILDER_ASSETS"
 	VaultVar         = "HELPDESK_TEST_VAULT"
 	VersitygwVar     = "HELPDESK_TEST_VERSITYGW"
+	HelmVar          = "HELPDESK_TEST_HELM"
 	GlauthVar        = "HELPDESK_TEST_GLAUTH"
 )
 
@@ -33,6 +34,9 @@ func EnvtestAssets() (string, error) { return lookup(EnvtestAssetsVar, "kube-api
 
 // Vault is the vault binary.
 func Vault() (string, error) { return lookup(VaultVar, "", "vault") }
+
+// Helm is the pinned helm binary (built by `make tools` or `make test`).
+func Helm() (string, error) { return lookup(HelmVar, "", "helm (make tools)") }
 
 // Versitygw is the versitygw S3 gateway binary.
 func Versitygw() (string, error) { return lookup(VersitygwVar, "", "versitygw") }
