@@ -85,7 +85,7 @@ func Run(ctx context.Context, conn *pgx.Conn, profile appprofile.Retention, opts
 	r := &runner{conn: conn, p: profile, o: o, res: res, seen: seen{}, counted: map[string]bool{}}
 	if err := r.run(ctx); err != nil {
 		e := Classify(err, "retention")
-		res.Result, res.Reason, res.Error = Failed, e.Reason, e.Error()
+		res.Result, res.Reason, res.Error = Failed, e.Reason, e.Message
 		fmt.Fprintf(o.Log, "retention: failed: %s\n", e)
 	}
 	res.CompletionTime = time.Now().UTC()

@@ -46,8 +46,20 @@ type File struct {
 // Files lists the regular files below rel (none when rel does not exist). Symlinks and
 // other special files are neither followed nor listed.
 func (f *Folders) Files(rel string) ([]File, error) {
+	info, err := f.root.Lstat(rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !info.IsDir() {
+		// A symlink or a file where a folder belongs: nothing to count, and
+		// removing it removes only the entry itself.
+		return nil, nil
+	}
 	var out []File
-	err := fs.WalkDir(f.root.FS(), rel, func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(f.root.FS(), rel, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p == rel && errors.Is(err, fs.ErrNotExist) {
 				return fs.SkipAll

@@ -18,9 +18,10 @@ type Expect struct {
 	Files     []string
 }
 
-type idSet map[int64]bool
+// IDSet is a set of row ids.
+type IDSet map[int64]bool
 
-func (s idSet) sorted() []int64 {
+func (s IDSet) Sorted() []int64 {
 	out := make([]int64, 0, len(s))
 	for id := range s {
 		out = append(out, id)
@@ -33,14 +34,14 @@ func newExpect() *Expect {
 	return &Expect{Deleted: map[string][]int64{}, Updated: map[string][]int64{}, MayChange: map[string][]string{}}
 }
 
-func (e *Expect) set(m map[string][]int64, table string, s idSet) {
+func (e *Expect) set(m map[string][]int64, table string, s IDSet) {
 	if len(s) > 0 {
-		m[table] = s.sorted()
+		m[table] = s.Sorted()
 	}
 }
 
 // files lists the files of the given posts' and users' folders.
-func (d *Data) files(posts, users idSet) []string {
+func (d *Data) files(posts, users IDSet) []string {
 	var out []string
 	for _, p := range d.Posts {
 		if posts[p.ID] {
@@ -70,8 +71,8 @@ func latest(ts ...time.Time) time.Time {
 }
 
 // ClosedTickets are the tickets ClosedTickets takes at cutoff.
-func (d *Data) ClosedTickets(cutoff time.Time) idSet {
-	s := idSet{}
+func (d *Data) ClosedTickets(cutoff time.Time) IDSet {
+	s := IDSet{}
 	for _, t := range d.Topics {
 		at := t.UpdatedAt
 		if t.ClosedDate != nil {
@@ -85,8 +86,8 @@ func (d *Data) ClosedTickets(cutoff time.Time) idSet {
 }
 
 // AllTickets are the tickets AllTickets takes at cutoff.
-func (d *Data) AllTickets(cutoff time.Time) idSet {
-	s := idSet{}
+func (d *Data) AllTickets(cutoff time.Time) IDSet {
+	s := IDSet{}
 	for _, t := range d.Topics {
 		if latest(t.CreatedAt, t.UpdatedAt, t.LastPostDate).Before(cutoff) {
 			s[t.ID] = true
@@ -96,8 +97,8 @@ func (d *Data) AllTickets(cutoff time.Time) idSet {
 }
 
 // InactiveCustomers are the customers InactiveCustomers takes at cutoff.
-func (d *Data) InactiveCustomers(cutoff time.Time) idSet {
-	s := idSet{}
+func (d *Data) InactiveCustomers(cutoff time.Time) IDSet {
+	s := IDSet{}
 	for _, u := range d.Users {
 		if !u.Customer() {
 			continue
@@ -128,18 +129,18 @@ func (d *Data) InactiveCustomers(cutoff time.Time) idSet {
 }
 
 // DeleteTickets is what deleting the tickets in topics changes.
-func (d *Data) DeleteTickets(topics idSet) *Expect {
+func (d *Data) DeleteTickets(topics IDSet) *Expect {
 	e := newExpect()
 	e.Records = int64(len(topics))
-	posts := d.postsOf(topics, idSet{})
-	d.deleteTicketRows(e, topics, posts, idSet{})
-	e.Files = d.files(posts, idSet{})
+	posts := d.postsOf(topics, IDSet{})
+	d.deleteTicketRows(e, topics, posts, IDSet{})
+	e.Files = d.files(posts, IDSet{})
 	return e
 }
 
 // postsOf returns the posts in topics or written by users.
-func (d *Data) postsOf(topics, users idSet) idSet {
-	posts := idSet{}
+func (d *Data) postsOf(topics, users IDSet) IDSet {
+	posts := IDSet{}
 	for _, p := range d.Posts {
 		if topics[p.TopicID] || users[p.UserID] {
 			posts[p.ID] = true
@@ -150,9 +151,9 @@ func (d *Data) postsOf(topics, users idSet) idSet {
 
 // deleteTicketRows fills e for deleting topics and posts, with the rows that hang off them
 // and the counter caches they change; users are accounts deleted with them.
-func (d *Data) deleteTicketRows(e *Expect, topics, posts, users idSet) {
-	votes, flags, taggings, attach, search := idSet{}, idSet{}, idSet{}, idSet{}, idSet{}
-	forums, owners, docs, tags := idSet{}, idSet{}, idSet{}, idSet{}
+func (d *Data) deleteTicketRows(e *Expect, topics, posts, users IDSet) {
+	votes, flags, taggings, attach, search := IDSet{}, IDSet{}, IDSet{}, IDSet{}, IDSet{}
+	forums, owners, docs, tags := IDSet{}, IDSet{}, IDSet{}, IDSet{}
 	for _, v := range d.Votes {
 		if (v.VoteableType == "Topic" && topics[v.VoteableID]) || (v.VoteableType == "Post" && posts[v.VoteableID]) || users[v.UserID] {
 			votes[v.ID] = true
@@ -208,11 +209,11 @@ func (d *Data) deleteTicketRows(e *Expect, topics, posts, users idSet) {
 }
 
 // AnonymizeTickets is what anonymizing the tickets in topics changes.
-func (d *Data) AnonymizeTickets(topics idSet) *Expect {
+func (d *Data) AnonymizeTickets(topics IDSet) *Expect {
 	e := newExpect()
 	e.Records = int64(len(topics))
-	posts := d.postsOf(topics, idSet{})
-	flags, attach, search := idSet{}, idSet{}, idSet{}
+	posts := d.postsOf(topics, IDSet{})
+	flags, attach, search := IDSet{}, IDSet{}, IDSet{}
 	for _, f := range d.Flags {
 		if posts[f.PostID] || topics[f.GeneratedTopicID] {
 			flags[f.ID] = true
@@ -236,14 +237,14 @@ func (d *Data) AnonymizeTickets(topics idSet) *Expect {
 	e.MayChange["topics"] = []string{"name", "user_name", "post_cache", "spam_report"}
 	e.MayChange["posts"] = []string{"body", "cc", "bcc", "raw_email", "attachments"}
 	e.MayChange["flags"] = []string{"reason"}
-	e.Files = d.files(posts, idSet{})
+	e.Files = d.files(posts, IDSet{})
 	return e
 }
 
 // DeleteAttachments is what the Attachments rule changes at cutoff.
 func (d *Data) DeleteAttachments(cutoff time.Time) *Expect {
 	e := newExpect()
-	posts, attach := idSet{}, idSet{}
+	posts, attach := IDSet{}, IDSet{}
 	for _, p := range d.Posts {
 		if len(p.Attachments) > 0 && p.CreatedAt.Before(cutoff) {
 			posts[p.ID] = true
@@ -258,16 +259,16 @@ func (d *Data) DeleteAttachments(cutoff time.Time) *Expect {
 	e.set(e.Updated, "posts", posts)
 	e.set(e.Deleted, "attachinary_files", attach)
 	e.MayChange["posts"] = []string{"attachments"}
-	e.Files = d.files(posts, idSet{})
+	e.Files = d.files(posts, IDSet{})
 	return e
 }
 
 // DeleteUsers is what removing the accounts in users changes (InactiveCustomers Delete,
 // erasure's removal part).
-func (d *Data) DeleteUsers(users idSet) *Expect {
+func (d *Data) DeleteUsers(users IDSet) *Expect {
 	e := newExpect()
 	e.Records = int64(len(users))
-	topics := idSet{}
+	topics := IDSet{}
 	for _, t := range d.Topics {
 		if users[t.UserID] {
 			topics[t.ID] = true
@@ -276,7 +277,7 @@ func (d *Data) DeleteUsers(users idSet) *Expect {
 	posts := d.postsOf(topics, users)
 	d.deleteTicketRows(e, topics, posts, users)
 	// Other people's tickets that lose a post get new counts and caches.
-	touched, touchedSearch := idSet{}, idSet{}
+	touched, touchedSearch := IDSet{}, IDSet{}
 	for _, p := range d.Posts {
 		if posts[p.ID] && !topics[p.TopicID] {
 			touched[p.TopicID] = true
@@ -287,7 +288,7 @@ func (d *Data) DeleteUsers(users idSet) *Expect {
 			touchedSearch[s.ID] = true
 		}
 	}
-	updatedTopics := idSet{}
+	updatedTopics := IDSet{}
 	for _, t := range d.Topics {
 		if touched[t.ID] || (users[t.AssignedID] && !topics[t.ID]) {
 			updatedTopics[t.ID] = true
@@ -297,12 +298,12 @@ func (d *Data) DeleteUsers(users idSet) *Expect {
 	e.set(e.Updated, "pg_search_documents", touchedSearch)
 	e.MayChange["topics"] = []string{"posts_count", "post_cache", "assigned_user_id"}
 	e.MayChange["pg_search_documents"] = []string{"content"}
-	deletedUsers := idSet{}
+	deletedUsers := IDSet{}
 	for id := range users {
 		deletedUsers[id] = true
 	}
 	e.set(e.Deleted, "users", deletedUsers)
-	keys, settings := idSet{}, idSet{}
+	keys, settings := IDSet{}, IDSet{}
 	for _, k := range d.APIKeys {
 		if users[k.UserID] {
 			keys[k.ID] = true
@@ -320,10 +321,10 @@ func (d *Data) DeleteUsers(users idSet) *Expect {
 }
 
 // AnonymizeUsers is what anonymizing the accounts in users changes.
-func (d *Data) AnonymizeUsers(users idSet) *Expect {
+func (d *Data) AnonymizeUsers(users IDSet) *Expect {
 	e := newExpect()
 	e.Records = int64(len(users))
-	topics, posts, keys, settings, attach := idSet{}, idSet{}, idSet{}, idSet{}, idSet{}
+	topics, posts, keys, settings, attach := IDSet{}, IDSet{}, IDSet{}, IDSet{}, IDSet{}
 	for _, t := range d.Topics {
 		if users[t.UserID] {
 			topics[t.ID] = true
@@ -358,7 +359,7 @@ func (d *Data) AnonymizeUsers(users idSet) *Expect {
 	e.MayChange["users"] = AnonymizedUserColumns
 	e.MayChange["topics"] = []string{"user_name"}
 	e.MayChange["posts"] = []string{"cc", "bcc", "raw_email"}
-	e.Files = d.files(idSet{}, users)
+	e.Files = d.files(IDSet{}, users)
 	return e
 }
 
@@ -372,7 +373,7 @@ var AnonymizedUserColumns = []string{"login", "name", "email", "encrypted_passwo
 // DeleteLogs is what the Logs rule changes at cutoff.
 func (d *Data) DeleteLogs(cutoff time.Time) *Expect {
 	e := newExpect()
-	backups, imports := idSet{}, idSet{}
+	backups, imports := IDSet{}, IDSet{}
 	for _, b := range d.Backups {
 		if b.CreatedAt.Before(cutoff) {
 			backups[b.ID] = true
@@ -390,8 +391,8 @@ func (d *Data) DeleteLogs(cutoff time.Time) *Expect {
 }
 
 // IDs returns a set of ids, for tests.
-func IDs(ids ...int64) idSet {
-	s := idSet{}
+func IDs(ids ...int64) IDSet {
+	s := IDSet{}
 	for _, id := range ids {
 		s[id] = true
 	}
