@@ -2,7 +2,9 @@ package helpydata
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -397,4 +399,86 @@ func IDs(ids ...int64) IDSet {
 		s[id] = true
 	}
 	return s
+}
+
+// EraseSubject is what erasing account id changes: DeleteUsers, then every remaining
+// text that names the account's address or name loses it (a raw e-mail goes whole, an
+// export that names them goes, an import log loses its rejected rows).
+func (d *Data) EraseSubject(id int64) *Expect {
+	u := d.User(id)
+	name := regexp.MustCompile(`(?i)(^|[^\pL\pN_])` + regexp.QuoteMeta(u.Name) + `($|[^\pL\pN_])`)
+	mentions := func(texts ...string) bool {
+		for _, t := range texts {
+			if strings.Contains(strings.ToLower(t), strings.ToLower(u.Email)) || name.MatchString(t) {
+				return true
+			}
+		}
+		return false
+	}
+	e := d.DeleteUsers(IDs(id))
+	deleted := func(table string) IDSet { return IDs(e.Deleted[table]...) }
+	updated := func(table string) IDSet { return IDs(e.Updated[table]...) }
+	posts, topics, search, users, flags, imports, backups := updated("posts"), updated("topics"), updated("pg_search_documents"),
+		updated("users"), updated("flags"), updated("imports"), deleted("backups")
+	gonePosts := deleted("posts")
+	for _, p := range d.Posts {
+		if !gonePosts[p.ID] && mentions(p.Body, p.CC, p.BCC, p.RawEmail, p.EmailTo) {
+			posts[p.ID] = true
+		}
+	}
+	for _, t := range d.Topics {
+		if deleted("topics")[t.ID] {
+			continue
+		}
+		cache := t.PostCache
+		if topics[t.ID] {
+			cache = ""
+			for _, p := range d.Posts {
+				if p.TopicID == t.ID && !gonePosts[p.ID] {
+					cache += p.Body
+				}
+			}
+		}
+		if mentions(t.Name, d.User(t.UserID).Name, cache, t.SpamReport) {
+			topics[t.ID] = true
+		}
+	}
+	for _, s := range d.SearchDocs {
+		if !deleted("pg_search_documents")[s.ID] && mentions(s.Content) {
+			search[s.ID] = true
+		}
+	}
+	for _, o := range d.Users {
+		if o.ID != id && mentions(o.Notes, o.Bio, o.Signature) {
+			users[o.ID] = true
+		}
+	}
+	for _, f := range d.Flags {
+		if !deleted("flags")[f.ID] && mentions(f.Reason) {
+			flags[f.ID] = true
+		}
+	}
+	for _, i := range d.Imports {
+		if mentions(i.ErrorLog) {
+			imports[i.ID] = true
+		}
+	}
+	for _, b := range d.Backups {
+		if mentions(b.CSV) || b.UserID == id {
+			backups[b.ID] = true
+		}
+	}
+	e.set(e.Updated, "posts", posts)
+	e.set(e.Updated, "topics", topics)
+	e.set(e.Updated, "pg_search_documents", search)
+	e.set(e.Updated, "users", users)
+	e.set(e.Updated, "flags", flags)
+	e.set(e.Updated, "imports", imports)
+	e.set(e.Deleted, "backups", backups)
+	e.MayChange["posts"] = []string{"body", "cc", "bcc", "raw_email", "email_to_address"}
+	e.MayChange["topics"] = append(e.MayChange["topics"], "name", "user_name", "spam_report")
+	e.MayChange["users"] = []string{"notes", "bio", "signature"}
+	e.MayChange["flags"] = []string{"reason"}
+	e.MayChange["imports"] = []string{"error_log"}
+	return e
 }
