@@ -1,5 +1,5 @@
 // Command helpdesk-operator is the operator's one binary: the manager that runs the
-// controllers, and the jobs the manager schedules (backup, restore, verify).
+// controllers, and the jobs the manager schedules (backup, restore, verify, retention, dsr).
 package main
 
 import (
@@ -15,6 +15,7 @@ import (
 
 	backupcli "github.com/privatedesk/helpdesk-operator/internal/backup/cli"
 	"github.com/privatedesk/helpdesk-operator/internal/operator"
+	retentioncli "github.com/privatedesk/helpdesk-operator/internal/retention/cli"
 	"github.com/privatedesk/helpdesk-operator/internal/selfcopy"
 )
 
@@ -26,6 +27,8 @@ Usage:
   helpdesk-operator restore [flags]     restore a backup into an empty database
   helpdesk-operator verify [flags]      restore drill: restore into a scratch database and compare
   helpdesk-operator list [flags]        list the complete backups of an instance
+  helpdesk-operator retention [flags]   apply retention rules inside an instance's database (run by a CronJob)
+  helpdesk-operator dsr [flags]         run a data-subject request: Access, Erasure or Rectification
   helpdesk-operator copy-binary DEST    copy this binary to DEST (init containers of job pods)
   helpdesk-operator vault-setup [flags] set a Vault up for the operator (administrators, once)
 
@@ -36,6 +39,11 @@ func main() {
 	if err := run(ctrl.SetupSignalHandler(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "helpdesk-operator:", err)
+		}
+		// retention and dsr tell failures worth retrying (1) from final ones (2).
+		var coded interface{ ExitCode() int }
+		if errors.As(err, &coded) {
+			os.Exit(coded.ExitCode())
 		}
 		os.Exit(1)
 	}
@@ -51,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return operator.RunManager(ctx, args, stderr)
 	case "backup", "restore", "verify", "list":
 		return backupcli.Main(ctx, command, args, stdout)
+	case "retention", "dsr":
+		return retentioncli.Main(ctx, command, args, stdout, stderr)
 	case "vault-setup":
 		return operator.RunVaultSetup(ctx, args, stderr)
 	case "copy-binary":
