@@ -103,6 +103,13 @@ func helpyRetention() Retention {
 				Live: `SELECT id FROM users WHERE id = ANY(@ids) AND coalesce(profile_image, '') <> ''`,
 			},
 		},
+		// Helpy has no index on posts at all and none on topics.user_id: without these,
+		// every batch scans all posts, and the batch's locks last as long as the scan.
+		Indexes: []Index{
+			{Name: "helpdesk_retention_posts_topic_id", Table: "posts", Columns: []string{"topic_id"}},
+			{Name: "helpdesk_retention_posts_user_id", Table: "posts", Columns: []string{"user_id"}},
+			{Name: "helpdesk_retention_topics_user_id", Table: "topics", Columns: []string{"user_id"}},
+		},
 		Subject: helpySubject(),
 	}
 }

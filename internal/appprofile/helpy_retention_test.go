@@ -175,6 +175,18 @@ func TestHelpyRetentionSQLPreparesAgainstHelpysSchema(t *testing.T) {
 	if _, err := conn.Exec(ctx, string(ddl)); err != nil {
 		t.Fatal(err)
 	}
+	for _, ix := range helpyRetention().Indexes {
+		if !strings.HasPrefix(ix.Name, "helpdesk_retention_") {
+			t.Errorf("index %s lacks the operator's prefix", ix.Name)
+		}
+		cols := make([]string, len(ix.Columns))
+		for i, c := range ix.Columns {
+			cols[i] = pgx.Identifier{c}.Sanitize()
+		}
+		if _, err := conn.Exec(ctx, "CREATE INDEX "+pgx.Identifier{ix.Name}.Sanitize()+" ON "+pgx.Identifier{ix.Table}.Sanitize()+" ("+strings.Join(cols, ", ")+")"); err != nil {
+			t.Errorf("index %s: %v", ix.Name, err)
+		}
+	}
 	for i, s := range collectSQL(helpyRetention()) {
 		args := pgx.NamedArgs{}
 		for _, name := range namedArgs(s.sql) {

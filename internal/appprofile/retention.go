@@ -25,6 +25,10 @@ type Retention struct {
 	Order []v1alpha1.DataClass
 	// FileSets are the per-record folders on the attachments volume.
 	FileSets []FileSet
+	// Indexes are the ones the sweeps need to stay on primary keys and indexes where
+	// the application has none; real runs create those missing, without blocking the
+	// application (CREATE INDEX CONCURRENTLY).
+	Indexes []Index
 	// Subject is how data-subject requests find and handle one person's data.
 	Subject Subject
 }
@@ -69,6 +73,14 @@ type Work struct {
 	// Statements run in order; each may use @ids and the expansions. The rows each one
 	// changes are counted under its Table.
 	Statements []Statement
+}
+
+// Index is an index the engine keeps in the application's database. Its name carries a
+// prefix of the operator's, so it never collides with one of the application's.
+type Index struct {
+	Name    string
+	Table   string
+	Columns []string
 }
 
 // Expansion collects ids of rows that depend on the batch, as one bigint[] (never NULL),

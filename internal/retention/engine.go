@@ -18,6 +18,7 @@ const (
 	DefaultLockTimeout      = 2 * time.Second
 	DefaultStatementTimeout = time.Minute
 	DefaultOrphanGrace      = time.Hour
+	DefaultIndexTimeout     = 30 * time.Minute
 	// retries of a batch that failed on a lock timeout, deadlock or serialization
 	// failure, which the application's own traffic causes now and then.
 	batchAttempts = 3
@@ -41,6 +42,10 @@ type Options struct {
 	// file the application is storing in a transaction not yet committed is not taken
 	// for an orphan.
 	OrphanGrace time.Duration
+	// NoIndexes leaves the profile's indexes alone (they are never created by dry runs
+	// and legal holds either); IndexTimeout bounds building one.
+	NoIndexes    bool
+	IndexTimeout time.Duration
 	// Now is the time ages count from.
 	Now time.Time
 	// Log receives one progress line per batch and rule, without data.
@@ -56,6 +61,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.StatementTimeout <= 0 {
 		o.StatementTimeout = DefaultStatementTimeout
+	}
+	if o.IndexTimeout <= 0 {
+		o.IndexTimeout = DefaultIndexTimeout
 	}
 	if o.OrphanGrace < 0 {
 		o.OrphanGrace = 0
@@ -122,6 +130,9 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	defer folders.Close()
 	r.folders = folders
+	if r.destructive() && !r.o.NoIndexes {
+		r.ensureIndexes(ctx)
+	}
 	if r.res.OrphanFiles, err = r.sweepOrphans(ctx); err != nil {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 	"github.com/privatedesk/helpdesk-operator/internal/appprofile"
 	"github.com/privatedesk/helpdesk-operator/internal/retention/internal/helpydata"
@@ -326,4 +328,46 @@ func TestUnsupportedClassIsRefusedWithTheProfilesReason(t *testing.T) {
 		t.Errorf("result %s %s", res.Reason, res.Error)
 	}
 	f.assertUnchanged(t, before, "a refused run")
+}
+
+// A real run creates the profile's missing indexes, replacing one an interrupted build
+// left invalid; a dry run or a legal hold creates none.
+func TestRealRunsCreateTheProfilesIndexes(t *testing.T) {
+	f := newFixture(t)
+	p := helpyProfile(t)
+	indexes := func() map[string]bool {
+		t.Helper()
+		rows, err := f.conn.Query(testCtx(t), `SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+WHERE c.relname LIKE 'helpdesk_retention_%'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		var name string
+		var valid bool
+		if _, err := pgx.ForEachRow(rows, []any{&name, &valid}, func() error { out[name] = valid; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	rule := Rule{v1alpha1.DataClassLogs, del, days(30)}
+	mustSucceed(t, f.run(t, Options{DryRun: true}, rule))
+	mustSucceed(t, f.run(t, Options{LegalHold: true}, rule))
+	if got := indexes(); len(got) != 0 {
+		t.Fatalf("a run that may change nothing created %v", got)
+	}
+	// An invalid leftover, as a build interrupted half-way leaves it.
+	f.Exec(t, `CREATE INDEX helpdesk_retention_posts_topic_id ON posts (topic_id);
+UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'helpdesk_retention_posts_topic_id'::regclass`)
+	res := f.run(t, Options{}, rule)
+	mustSucceed(t, res)
+	got := indexes()
+	for _, ix := range p.Indexes {
+		if !got[ix.Name] || !slices.Contains(res.IndexesCreated, ix.Name) {
+			t.Errorf("index %s: valid %v, created %v", ix.Name, got[ix.Name], res.IndexesCreated)
+		}
+	}
+	if again := f.run(t, Options{}, rule); len(again.IndexesCreated) != 0 || again.IndexWarning != "" {
+		t.Errorf("the next run created %v (%s)", again.IndexesCreated, again.IndexWarning)
+	}
 }

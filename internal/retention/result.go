@@ -37,6 +37,10 @@ type Result struct {
 	// OrphanFiles counts files in orphan folders removed (or found, when nothing may
 	// change) before the rules ran.
 	OrphanFiles int64 `json:"orphanFiles"`
+	// IndexesCreated are the profile's indexes this run created; IndexWarning says why
+	// one could not be (the run goes on without it).
+	IndexesCreated []string `json:"indexesCreated,omitempty"`
+	IndexWarning   string   `json:"indexWarning,omitempty"`
 	// MaxBatchMillis is the longest any batch transaction was open, from its first lock
 	// (the candidate selection) to its commit or rollback returning: an upper bound of
 	// how long any row or table lock of the run was held.

@@ -84,9 +84,10 @@ type retentionConfig struct {
 	db                                   dbFlags
 	app, attachments                     string
 	rules                                list
-	dryRun, legalHold                    bool
+	dryRun, legalHold, indexes           bool
 	batchSize                            int
 	lockTimeout, stmtTimeout, grace, max time.Duration
+	indexTimeout                         time.Duration
 }
 
 func mainRetention(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -105,6 +106,8 @@ func mainRetention(ctx context.Context, args []string, stdout, stderr io.Writer)
 	o.duration(&c.stmtTimeout, "statement-timeout", retention.DefaultStatementTimeout, "statement_timeout of every batch")
 	o.duration(&c.grace, "orphan-grace", retention.DefaultOrphanGrace, "age before an orphan attachment folder is removed")
 	o.duration(&c.max, "timeout", 0, "give up after this long (0: no limit); finished batches stay")
+	o.bool(&c.indexes, "support-indexes", true, "create the app profile's missing indexes (CONCURRENTLY) before a real run")
+	o.duration(&c.indexTimeout, "index-timeout", retention.DefaultIndexTimeout, "the longest building one index may take")
 	help := fs.Bool("help", false, "show the options")
 
 	out := map[string]any{"subcommand": "retention", "appProfile": c.app}
@@ -159,7 +162,7 @@ func mainRetention(ctx context.Context, args []string, stdout, stderr io.Writer)
 	defer conn.Close(context.WithoutCancel(ctx))
 	res := retention.Run(ctx, conn, profile, retention.Options{Rules: rules, DryRun: c.dryRun, LegalHold: c.legalHold,
 		BatchSize: c.batchSize, LockTimeout: c.lockTimeout, StatementTimeout: c.stmtTimeout, AttachmentsDir: c.attachments,
-		OrphanGrace: c.grace, Log: stderr})
+		OrphanGrace: c.grace, NoIndexes: !c.indexes, IndexTimeout: c.indexTimeout, Log: stderr})
 	if err := printJSON(stdout, struct {
 		Subcommand string `json:"subcommand"`
 		AppProfile string `json:"appProfile"`
