@@ -17,7 +17,10 @@ type Expect struct {
 	Deleted   map[string][]int64
 	Updated   map[string][]int64
 	MayChange map[string][]string
-	Files     []string
+	// Holds is, per table, an SQL condition every updated row must meet afterwards
+	// (anonymized fields hold their placeholders), written here apart from the profile.
+	Holds map[string]string
+	Files []string
 }
 
 // IDSet is a set of row ids.
@@ -33,7 +36,7 @@ func (s IDSet) Sorted() []int64 {
 }
 
 func newExpect() *Expect {
-	return &Expect{Deleted: map[string][]int64{}, Updated: map[string][]int64{}, MayChange: map[string][]string{}}
+	return &Expect{Deleted: map[string][]int64{}, Updated: map[string][]int64{}, MayChange: map[string][]string{}, Holds: map[string]string{}}
 }
 
 func (e *Expect) set(m map[string][]int64, table string, s IDSet) {
@@ -239,6 +242,9 @@ func (d *Data) AnonymizeTickets(topics IDSet) *Expect {
 	e.MayChange["topics"] = []string{"name", "user_name", "post_cache", "spam_report"}
 	e.MayChange["posts"] = []string{"body", "cc", "bcc", "raw_email", "attachments"}
 	e.MayChange["flags"] = []string{"reason"}
+	e.Holds["topics"] = `name = 'Anonymized ticket' AND user_name = 'Anonymized User' AND post_cache IS NULL AND spam_report = ''`
+	e.Holds["posts"] = `body = '[anonymized]' AND cc IS NULL AND bcc IS NULL AND raw_email IS NULL AND attachments = '{}'`
+	e.Holds["flags"] = `reason = '[anonymized]'`
 	e.Files = d.files(posts, IDSet{})
 	return e
 }
@@ -261,6 +267,7 @@ func (d *Data) DeleteAttachments(cutoff time.Time) *Expect {
 	e.set(e.Updated, "posts", posts)
 	e.set(e.Deleted, "attachinary_files", attach)
 	e.MayChange["posts"] = []string{"attachments"}
+	e.Holds["posts"] = `attachments = '{}'`
 	e.Files = d.files(posts, IDSet{})
 	return e
 }
@@ -361,6 +368,11 @@ func (d *Data) AnonymizeUsers(users IDSet) *Expect {
 	e.MayChange["users"] = AnonymizedUserColumns
 	e.MayChange["topics"] = []string{"user_name"}
 	e.MayChange["posts"] = []string{"cc", "bcc", "raw_email"}
+	e.Holds["users"] = `name = 'Anonymous User' AND login = 'anon' AND email = 'anonymized-' || id || '@anonymized.invalid'
+  AND encrypted_password = '' AND NOT active AND company IS NULL AND work_phone IS NULL AND bio IS NULL AND notes IS NULL
+  AND profile_image IS NULL AND thumbnail IS NULL AND last_sign_in_ip IS NULL AND current_sign_in_ip IS NULL`
+	e.Holds["topics"] = `user_name = 'Anonymized User'`
+	e.Holds["posts"] = `cc IS NULL AND bcc IS NULL AND raw_email IS NULL`
 	e.Files = d.files(IDSet{}, users)
 	return e
 }

@@ -137,6 +137,16 @@ func (f *Fixture) AssertChanges(t testing.TB, before State, beforeMasked Snapsho
 			}
 		}
 	}
+	for table, cond := range want.Holds {
+		var bad []int64
+		rows, err := f.Conn.Query(Ctx(t), `SELECT id::bigint FROM `+pgx.Identifier{table}.Sanitize()+` WHERE id = ANY($1) AND NOT (`+cond+`)`, want.Updated[table])
+		if err == nil {
+			bad, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		}
+		if err != nil || len(bad) > 0 {
+			t.Errorf("%s %v do not meet %s (%v)", table, bad, cond, err)
+		}
+	}
 	if missing := Missing(before.Files, after.Files); !slices.Equal(missing, want.Files) {
 		t.Errorf("files removed: %v, want %v", missing, want.Files)
 	}
