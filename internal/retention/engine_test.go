@@ -77,31 +77,41 @@ func TestDryRunAndLegalHoldOfAllRulesCountWhatARealRunDoes(t *testing.T) {
 // error message (here, an address a trigger put into it).
 func TestFailedBatchKeepsEarlierBatchesAndIsClassified(t *testing.T) {
 	f := newFixture(t)
-	closed := f.data.ClosedTickets(cutoff(days(365)))
-	ids := closed.Sorted()
-	if len(ids) < 7 {
-		t.Fatalf("the data set has %d closed tickets, the test needs 7", len(ids))
+	ids := f.data.ClosedTickets(cutoff(days(365))).Sorted()
+	// The poisoned ticket has attachment files, past the first batch, and the trigger
+	// fails its batch at COMMIT, after every statement ran: the batch must leave its
+	// files, since its transaction never committed.
+	withFiles := map[int64]bool{}
+	for _, p := range f.data.Posts {
+		if len(p.Attachments) > 0 {
+			withFiles[p.TopicID] = true
+		}
 	}
-	// Batches of 2: the trigger fails the third batch.
-	poisoned := ids[4]
+	k := slices.IndexFunc(ids, func(id int64) bool { return withFiles[id] && id != ids[0] && id != ids[1] })
+	if k < 2 || len(ids) < k+2 {
+		t.Fatalf("the data set has no closed ticket with files past the first batch: %v", ids)
+	}
+	committed := ids[:k-k%2] // batches of 2 before the poisoned one
+	batch := k/2 + 1
 	if _, err := f.conn.Exec(testCtx(t), `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF OLD.id = `+strconv.FormatInt(poisoned, 10)+` THEN
+  IF OLD.id = `+strconv.FormatInt(ids[k], 10)+` THEN
     RAISE EXCEPTION 'ticket of greta.subject@example.net must stay';
   END IF;
   RETURN OLD;
 END $$;
-CREATE TRIGGER refuse BEFORE DELETE ON topics FOR EACH ROW EXECUTE FUNCTION refuse();`); err != nil {
+CREATE CONSTRAINT TRIGGER refuse AFTER DELETE ON topics DEFERRABLE INITIALLY DEFERRED
+  FOR EACH ROW EXECUTE FUNCTION refuse();`); err != nil {
 		t.Fatal(err)
 	}
-	want := f.data.DeleteTickets(helpydata.IDs(ids[:4]...))
+	want := f.data.DeleteTickets(helpydata.IDs(committed...))
 	before := f.state(t)
 	beforeMasked := f.snapshot(t, want.MayChange)
 	res := f.run(t, Options{BatchSize: 2}, Rule{v1alpha1.DataClassClosedTickets, del, days(365)})
 	if res.Result != Failed || res.Reason != ReasonDatabaseError {
 		t.Fatalf("result %s reason %s, want Failed DatabaseError", res.Result, res.Reason)
 	}
-	for _, want := range []string{"batch 3", "P0001", "topics"} {
+	for _, want := range []string{"batch " + strconv.Itoa(batch), "P0001", "ending the transaction"} {
 		if !strings.Contains(res.Error, want) {
 			t.Errorf("error %q does not say %q", res.Error, want)
 		}
@@ -110,8 +120,8 @@ CREATE TRIGGER refuse BEFORE DELETE ON topics FOR EACH ROW EXECUTE FUNCTION refu
 		t.Errorf("error %q repeats the database's message", res.Error)
 	}
 	r := res.Rules[0]
-	if r.Completed || r.Records != 4 || r.Batches != 2 || res.Affected["ClosedTickets"] != 0 {
-		t.Errorf("rule result %+v, affected %v: want 2 batches with 4 records, not completed", r, res.Affected)
+	if r.Completed || r.Records != int64(len(committed)) || r.Batches != batch-1 || res.Affected["ClosedTickets"] != 0 {
+		t.Errorf("rule result %+v, affected %v: want %d batches with %d records, not completed", r, res.Affected, batch-1, len(committed))
 	}
 	f.assertChanges(t, before, beforeMasked, want)
 }

@@ -235,6 +235,15 @@ func TestErasureLeavesNoTraceOfTheSubject(t *testing.T) {
 		}
 	}
 	f.AssertChanges(t, before, beforeMasked, want)
+	// Nor is anything they wrote left, in caches and search entries either.
+	for _, p := range f.Data.Posts {
+		if p.UserID != hd.SubjectID {
+			continue
+		}
+		if found, err := hd.FindText(hd.Ctx(t), f.Conn, p.Body); err != nil || len(found) > 0 {
+			t.Errorf("after erasure their message %d is still in %+v (%v)", p.ID, found, err)
+		}
+	}
 	if line, _ := json.Marshal(res); containsFold(line, greta.Email) || containsFold(line, greta.Name) {
 		t.Errorf("the result line names the subject: %s", line)
 	}
