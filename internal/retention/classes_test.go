@@ -67,13 +67,13 @@ func TestEachClassChangesExactlyItsRows(t *testing.T) {
 			}
 
 			// Small batches: many transactions, the same outcome.
-			real := f.run(t, Options{BatchSize: 3}, c.rule)
-			mustSucceed(t, real)
+			applied := f.run(t, Options{BatchSize: 3}, c.rule)
+			mustSucceed(t, applied)
 			f.assertChanges(t, before, beforeMasked, want)
 
-			got, gotDry := real.Rules[0], dry.Rules[0]
-			if got.Records != want.Records || real.Affected[string(c.rule.Class)] != want.Records {
-				t.Errorf("counted %d records (affected %d), want %d", got.Records, real.Affected[string(c.rule.Class)], want.Records)
+			got, gotDry := applied.Rules[0], dry.Rules[0]
+			if got.Records != want.Records || applied.Affected[string(c.rule.Class)] != want.Records {
+				t.Errorf("counted %d records (affected %d), want %d", got.Records, applied.Affected[string(c.rule.Class)], want.Records)
 			}
 			if got.Files != int64(len(want.Files)) {
 				t.Errorf("counted %d files, want %d", got.Files, len(want.Files))
@@ -87,8 +87,8 @@ func TestEachClassChangesExactlyItsRows(t *testing.T) {
 					t.Errorf("rows[%s] = %d, but %d were deleted", table, got.Rows[table], len(ids))
 				}
 			}
-			if !real.Changed || got.Batches < 2 || !got.Completed {
-				t.Errorf("real run: changed %v, %d batches, completed %v", real.Changed, got.Batches, got.Completed)
+			if !applied.Changed || got.Batches < 2 || !got.Completed {
+				t.Errorf("real run: changed %v, %d batches, completed %v", applied.Changed, got.Batches, got.Completed)
 			}
 
 			again := f.run(t, Options{}, c.rule)

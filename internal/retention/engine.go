@@ -151,6 +151,8 @@ func (r *runner) rule(ctx context.Context, rule Rule) error {
 	rr := &r.res.Rules[len(r.res.Rules)-1]
 	for _, sw := range r.p.Classes[rule.Class].Actions[rule.Action].Sweeps {
 		if err := r.sweep(ctx, rule, rr, sw, cutoff); err != nil {
+			// The batches before the failure are committed: they count.
+			r.res.Affected[string(rule.Class)] = rr.Records
 			return err
 		}
 	}

@@ -49,10 +49,10 @@ func TestDryRunAndLegalHoldOfAllRulesCountWhatARealRunDoes(t *testing.T) {
 			mustSucceed(t, dry)
 			f.assertUnchanged(t, before, "the dry run")
 
-			real := f.run(t, Options{BatchSize: 5}, rules...)
-			mustSucceed(t, real)
+			applied := f.run(t, Options{BatchSize: 5}, rules...)
+			mustSucceed(t, applied)
 			var order []v1alpha1.DataClass
-			for i, r := range real.Rules {
+			for i, r := range applied.Rules {
 				order = append(order, r.DataClass)
 				for name, other := range map[string]*Result{"dry run": dry, "legal hold": hold} {
 					o := other.Rules[i]
@@ -120,7 +120,7 @@ CREATE CONSTRAINT TRIGGER refuse AFTER DELETE ON topics DEFERRABLE INITIALLY DEF
 		t.Errorf("error %q repeats the database's message", res.Error)
 	}
 	r := res.Rules[0]
-	if r.Completed || r.Records != int64(len(committed)) || r.Batches != batch-1 || res.Affected["ClosedTickets"] != 0 {
+	if r.Completed || r.Records != int64(len(committed)) || r.Batches != batch-1 || res.Affected["ClosedTickets"] != int64(len(committed)) {
 		t.Errorf("rule result %+v, affected %v: want %d batches with %d records, not completed", r, res.Affected, batch-1, len(committed))
 	}
 	f.assertChanges(t, before, beforeMasked, want)

@@ -2,6 +2,7 @@ package retention
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -38,7 +39,7 @@ func ensureIndex(ctx context.Context, conn *pgx.Conn, ix appprofile.Index, o Opt
 	switch {
 	case err == nil && valid != nil && *valid:
 		return false, nil
-	case err != nil && err != pgx.ErrNoRows:
+	case err != nil && !errors.Is(err, pgx.ErrNoRows):
 		return false, err
 	}
 	// The build may wait for the application's transactions; it is bounded like a

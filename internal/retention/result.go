@@ -30,7 +30,7 @@ type Result struct {
 	// DurationSeconds of the whole run.
 	DurationSeconds float64 `json:"durationSeconds"`
 	// Affected counts, per data class, the records acted on (or that would have been):
-	// status.lastRun.affected.
+	// status.lastRun.affected. After a failure it counts what the committed batches did.
 	Affected map[string]int64 `json:"affected"`
 	// Rules in the order they ran; a failed run lists the rules up to the failed one.
 	Rules []RuleResult `json:"rules"`

@@ -108,17 +108,17 @@ func TestRetentionJobThroughEnvironment(t *testing.T) {
 	f.AssertUnchanged(t, before, "the legal hold run")
 
 	// A flag replaces the environment's rules.
-	real, _, err := invoke(t, "retention", false, "--batch-size=3", "--rule=ClosedTickets:Delete:8760h", "--rule=Logs:Delete:720h")
-	if err != nil || real["result"] != "Succeeded" || real["changed"] != true {
-		t.Fatalf("run: %v %v", err, real)
+	applied, _, err := invoke(t, "retention", false, "--batch-size=3", "--rule=ClosedTickets:Delete:8760h", "--rule=Logs:Delete:720h")
+	if err != nil || applied["result"] != "Succeeded" || applied["changed"] != true {
+		t.Fatalf("run: %v %v", err, applied)
 	}
-	affected := real["affected"].(map[string]any)
+	affected := applied["affected"].(map[string]any)
 	if fmt.Sprint(affected) != fmt.Sprint(dry["affected"]) || fmt.Sprint(affected) != fmt.Sprint(hold["affected"]) || affected["ClosedTickets"].(float64) == 0 {
-		t.Errorf("affected: real %v, dry %v, hold %v", affected, dry["affected"], hold["affected"])
+		t.Errorf("affected: applied %v, dry %v, hold %v", affected, dry["affected"], hold["affected"])
 	}
 	for _, key := range []string{"startTime", "completionTime", "durationSeconds", "rules", "maxBatchMillis", "orphanFiles", "appProfile"} {
-		if _, ok := real[key]; !ok {
-			t.Errorf("the result lacks %s: %v", key, real)
+		if _, ok := applied[key]; !ok {
+			t.Errorf("the result lacks %s: %v", key, applied)
 		}
 	}
 }

@@ -142,7 +142,7 @@ func writeFiles(d *Data, dir string) error {
 		if err := os.MkdirAll(filepath.Join(dir, rel), 0o755); err != nil {
 			return err
 		}
-		return os.WriteFile(filepath.Join(dir, rel, name), []byte(content), 0o644)
+		return os.WriteFile(filepath.Join(dir, rel, name), []byte(content), 0o600)
 	}
 	for _, p := range d.Posts {
 		for _, a := range p.Attachments {
