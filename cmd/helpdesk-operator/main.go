@@ -1,5 +1,5 @@
 // Command helpdesk-operator is the operator's one binary: the manager that runs the
-// controllers, and the jobs the manager schedules (backup, restore, verify, retention, dsr).
+// controllers, and the jobs the manager schedules (backup, restore, verify).
 package main
 
 import (
@@ -27,9 +27,9 @@ Usage:
   helpdesk-operator restore [flags]     restore a backup into an empty database
   helpdesk-operator verify [flags]      restore drill: restore into a scratch database and compare
   helpdesk-operator list [flags]        list the complete backups of an instance
+  helpdesk-operator copy-binary DEST    copy this binary to DEST (init containers of job pods)
   helpdesk-operator retention [flags]   apply retention rules inside an instance's database (run by a CronJob)
   helpdesk-operator dsr [flags]         run a data-subject request: Access, Erasure or Rectification
-  helpdesk-operator copy-binary DEST    copy this binary to DEST (init containers of job pods)
   helpdesk-operator vault-setup [flags] set a Vault up for the operator (administrators, once)
 
 Run "helpdesk-operator <command> -h" for a command's flags.
@@ -57,10 +57,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch command {
 	case "manager":
 		return operator.RunManager(ctx, args, stderr)
-	case "backup", "restore", "verify", "list":
-		return backupcli.Main(ctx, command, args, stdout)
 	case "retention", "dsr":
 		return retentioncli.Main(ctx, command, args, stdout, stderr)
+	case "backup", "restore", "verify", "list":
+		return backupcli.Main(ctx, command, args, stdout)
 	case "vault-setup":
 		return operator.RunVaultSetup(ctx, args, stderr)
 	case "copy-binary":
