@@ -17,6 +17,7 @@ import (
 	backupcli "github.com/privatedesk/helpdesk-operator/internal/backup/cli"
 	"github.com/privatedesk/helpdesk-operator/internal/gate"
 	"github.com/privatedesk/helpdesk-operator/internal/operator"
+	retentioncli "github.com/privatedesk/helpdesk-operator/internal/retention/cli"
 	"github.com/privatedesk/helpdesk-operator/internal/selfcopy"
 	"github.com/privatedesk/helpdesk-operator/internal/version"
 )
@@ -31,6 +32,8 @@ Usage:
   helpdesk-operator list [flags]        list the complete backups of an instance
   helpdesk-operator gate [flags]        the access gate in front of one helpdesk (SSO, MFA, sessions)
   helpdesk-operator copy-binary DEST    copy this binary to DEST (init containers of job pods)
+  helpdesk-operator retention [flags]   apply retention rules inside an instance's database (run by a CronJob)
+  helpdesk-operator dsr [flags]         run a data-subject request: Access, Erasure or Rectification
   helpdesk-operator vault-setup [flags] set a Vault up for the operator (administrators, once)
   helpdesk-operator version             print the version
 
@@ -41,6 +44,11 @@ func main() {
 	if err := run(ctrl.SetupSignalHandler(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "helpdesk-operator:", err)
+		}
+		// retention and dsr tell failures worth retrying (1) from final ones (2).
+		var coded interface{ ExitCode() int }
+		if errors.As(err, &coded) {
+			os.Exit(coded.ExitCode())
 		}
 		os.Exit(1)
 	}
@@ -54,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch command {
 	case "manager":
 		return operator.RunManager(ctx, args, stderr)
+	case "retention", "dsr":
+		return retentioncli.Main(ctx, command, args, stdout, stderr)
 	case "backup", "restore", "verify", "list":
 		return backupcli.Main(ctx, command, args, stdout)
 	case "gate":

@@ -12,7 +12,7 @@ func TestCommandDispatch(t *testing.T) {
 	if err := run(context.Background(), []string{"help"}, &stdout, &stderr); err != nil {
 		t.Fatalf("help: %v", err)
 	}
-	for _, command := range []string{"manager", "backup", "restore", "verify"} {
+	for _, command := range []string{"manager", "backup", "restore", "verify", "retention", "dsr"} {
 		if !strings.Contains(stdout.String(), "helpdesk-operator "+command) {
 			t.Errorf("usage does not list %s:\n%s", command, stdout.String())
 		}
