@@ -25,6 +25,7 @@ import (
 
 	"github.com/privatedesk/helpdesk-operator/internal/backup"
 	"github.com/privatedesk/helpdesk-operator/internal/backup/retention"
+	"github.com/privatedesk/helpdesk-operator/internal/envflag"
 )
 
 // Subcommands lists what Main runs.
@@ -77,49 +78,49 @@ func Main(ctx context.Context, subcommand string, args []string, stdout io.Write
 func run(ctx context.Context, subcommand string, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet(subcommand, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	o := &options{fs: fs}
+	o := envflag.New(fs, "BACKUP_")
 	var c config
 	c.dest.register(o)
 	c.vault.register(o)
-	o.str(&c.namespace, "instance-namespace", "", "namespace of the helpdesk instance", "POD_NAMESPACE")
-	o.str(&c.name, "instance-name", "", "name of the helpdesk instance")
+	o.String(&c.namespace, "instance-namespace", "", "namespace of the helpdesk instance", "POD_NAMESPACE")
+	o.String(&c.name, "instance-name", "", "name of the helpdesk instance")
 	debugFlag := func() {
-		o.bool(&c.debugOutput, "debug-tool-output", false, "print the raw messages of pg_dump, pg_restore and the drill's PostgreSQL server to stderr, for debugging; they can contain personal data (rows, values), so leave off in normal operation")
+		o.Bool(&c.debugOutput, "debug-tool-output", false, "print the raw messages of pg_dump, pg_restore and the drill's PostgreSQL server to stderr, for debugging; they can contain personal data (rows, values), so leave off in normal operation")
 	}
 	switch subcommand {
 	case "backup":
 		c.db.register(o)
 		debugFlag()
-		o.str(&c.files, "attachments-dir", "", "attachments folder to back up (none when empty)")
-		o.str(&c.appVersion, "app-version", "", "application version recorded in the manifest")
-		o.int(&c.policy.KeepLast, "keep-last", 0, "retention: keep the N newest backups")
-		o.int(&c.policy.KeepDaily, "keep-daily", 0, "retention: keep the newest backup of each of the last N days")
-		o.int(&c.policy.KeepWeekly, "keep-weekly", 0, "retention: keep the newest backup of each of the last N ISO weeks")
-		o.int(&c.policy.KeepMonthly, "keep-monthly", 0, "retention: keep the newest backup of each of the last N months")
-		o.duration(&c.policy.MaxAge, "max-age", 0, "retention: delete backups older than this (e.g. 2160h); 0 disables")
-		o.duration(&c.grace, "orphan-grace", 24*time.Hour, "retention: delete data of unfinished backups older than this")
-		o.bool(&c.noPrune, "no-prune", false, "skip retention after the backup")
-		o.bool(&c.noDatabase, "no-database", false, "leave the database out: back up the attachments only")
-		o.str(&c.timeZone, "time-zone", "UTC", "retention: IANA time zone whose days, weeks and months count, e.g. Europe/Berlin")
+		o.String(&c.files, "attachments-dir", "", "attachments folder to back up (none when empty)")
+		o.String(&c.appVersion, "app-version", "", "application version recorded in the manifest")
+		o.Int(&c.policy.KeepLast, "keep-last", 0, "retention: keep the N newest backups")
+		o.Int(&c.policy.KeepDaily, "keep-daily", 0, "retention: keep the newest backup of each of the last N days")
+		o.Int(&c.policy.KeepWeekly, "keep-weekly", 0, "retention: keep the newest backup of each of the last N ISO weeks")
+		o.Int(&c.policy.KeepMonthly, "keep-monthly", 0, "retention: keep the newest backup of each of the last N months")
+		o.Duration(&c.policy.MaxAge, "max-age", 0, "retention: delete backups older than this (e.g. 2160h); 0 disables")
+		o.Duration(&c.grace, "orphan-grace", 24*time.Hour, "retention: delete data of unfinished backups older than this")
+		o.Bool(&c.noPrune, "no-prune", false, "skip retention after the backup")
+		o.Bool(&c.noDatabase, "no-database", false, "leave the database out: back up the attachments only")
+		o.String(&c.timeZone, "time-zone", "UTC", "retention: IANA time zone whose days, weeks and months count, e.g. Europe/Berlin")
 	case "restore":
 		c.db.register(o)
 		debugFlag()
-		o.str(&c.files, "attachments-dir", "", "attachments folder to restore into (none when empty)")
-		o.str(&c.id, "id", "latest", "backup ID, or latest")
+		o.String(&c.files, "attachments-dir", "", "attachments folder to restore into (none when empty)")
+		o.String(&c.id, "id", "latest", "backup ID, or latest")
 	case "verify":
 		c.db.registerBinDir(o)
 		debugFlag()
-		o.str(&c.id, "id", "latest", "backup ID, or latest")
-		o.str(&c.scratchDir, "scratch-dir", "", "folder (an emptyDir) where the drill runs its throwaway PostgreSQL server; required")
+		o.String(&c.id, "id", "latest", "backup ID, or latest")
+		o.String(&c.scratchDir, "scratch-dir", "", "folder (an emptyDir) where the drill runs its throwaway PostgreSQL server; required")
 	case "list":
 	default:
 		return fmt.Errorf("unknown backup subcommand %q (want one of %v)", subcommand, Subcommands)
 	}
 	help := fs.Bool("help", false, "show the options")
-	if err := o.err(); err != nil {
+	if err := o.Err(); err != nil {
 		return err
 	}
-	if err := o.parse(args); err != nil {
+	if err := o.Parse(args); err != nil {
 		return fmt.Errorf("%s: %w (run with --help for the options)", subcommand, err)
 	}
 	if *help {

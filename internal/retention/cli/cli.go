@@ -24,6 +24,7 @@ import (
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 	"github.com/privatedesk/helpdesk-operator/internal/appprofile"
+	"github.com/privatedesk/helpdesk-operator/internal/envflag"
 	"github.com/privatedesk/helpdesk-operator/internal/retention"
 	"github.com/privatedesk/helpdesk-operator/internal/retention/dsr"
 )
@@ -83,7 +84,7 @@ func Main(ctx context.Context, subcommand string, args []string, stdout, stderr 
 type retentionConfig struct {
 	db                                   dbFlags
 	app, attachments                     string
-	rules                                list
+	rules                                []string
 	dryRun, legalHold, indexes           bool
 	batchSize                            int
 	lockTimeout, stmtTimeout, grace, max time.Duration
@@ -93,21 +94,21 @@ type retentionConfig struct {
 func mainRetention(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("retention", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	o := &options{fs: fs, prefix: "RETENTION_"}
+	o := envflag.New(fs, "RETENTION_")
 	var c retentionConfig
 	c.db.register(o)
-	o.str(&c.app, "app-profile", string(v1alpha1.AppProfileHelpy), "application whose retention meaning applies")
-	o.str(&c.attachments, "attachments-dir", "", "root of the attachments volume")
-	o.list(&c.rules, "rule", "RULES", "CLASS:ACTION:AGE, e.g. ClosedTickets:Delete:8760h")
-	o.bool(&c.dryRun, "dry-run", false, "change nothing; report what the rules would do")
-	o.bool(&c.legalHold, "legal-hold", false, "a legal hold is in force: change nothing, report what the rules would do")
-	o.int(&c.batchSize, "batch-size", retention.DefaultBatchSize, "most records one batch (one transaction) acts on")
-	o.duration(&c.lockTimeout, "lock-timeout", retention.DefaultLockTimeout, "lock_timeout of every batch")
-	o.duration(&c.stmtTimeout, "statement-timeout", retention.DefaultStatementTimeout, "statement_timeout of every batch")
-	o.duration(&c.grace, "orphan-grace", retention.DefaultOrphanGrace, "age before an orphan attachment folder is removed")
-	o.duration(&c.max, "timeout", 0, "give up after this long (0: no limit); finished batches stay")
-	o.bool(&c.indexes, "support-indexes", true, "create the app profile's missing indexes (CONCURRENTLY) before a real run")
-	o.duration(&c.indexTimeout, "index-timeout", retention.DefaultIndexTimeout, "the longest building one index may take")
+	o.String(&c.app, "app-profile", string(v1alpha1.AppProfileHelpy), "application whose retention meaning applies")
+	o.String(&c.attachments, "attachments-dir", "", "root of the attachments volume")
+	o.List(&c.rules, "rule", "RULES", "CLASS:ACTION:AGE, e.g. ClosedTickets:Delete:8760h")
+	o.Bool(&c.dryRun, "dry-run", false, "change nothing; report what the rules would do")
+	o.Bool(&c.legalHold, "legal-hold", false, "a legal hold is in force: change nothing, report what the rules would do")
+	o.Int(&c.batchSize, "batch-size", retention.DefaultBatchSize, "most records one batch (one transaction) acts on")
+	o.Duration(&c.lockTimeout, "lock-timeout", retention.DefaultLockTimeout, "lock_timeout of every batch")
+	o.Duration(&c.stmtTimeout, "statement-timeout", retention.DefaultStatementTimeout, "statement_timeout of every batch")
+	o.Duration(&c.grace, "orphan-grace", retention.DefaultOrphanGrace, "age before an orphan attachment folder is removed")
+	o.Duration(&c.max, "timeout", 0, "give up after this long (0: no limit); finished batches stay")
+	o.Bool(&c.indexes, "support-indexes", true, "create the app profile's missing indexes (CONCURRENTLY) before a real run")
+	o.Duration(&c.indexTimeout, "index-timeout", retention.DefaultIndexTimeout, "the longest building one index may take")
 	help := fs.Bool("help", false, "show the options")
 
 	out := map[string]any{"subcommand": "retention", "appProfile": c.app}
@@ -116,10 +117,10 @@ func mainRetention(ctx context.Context, args []string, stdout, stderr io.Writer)
 		_ = printJSON(stdout, out)
 		return exitError(e.Reason, e.Message)
 	}
-	if err := o.err(); err != nil {
+	if err := o.Err(); err != nil {
 		return fail(retention.Errorf(retention.ReasonInvalidConfiguration, "%v", err))
 	}
-	if err := o.parse(args); err != nil {
+	if err := o.Parse(args); err != nil {
 		return fail(retention.Errorf(retention.ReasonInvalidConfiguration, "%v (run with --help for the options)", err))
 	}
 	if *help {
@@ -180,7 +181,7 @@ type dsrConfig struct {
 	db                        dbFlags
 	app, attachments          string
 	typ, subject, subjectFile string
-	set                       list
+	set                       []string
 	output                    string
 	lockTimeout, stmtTimeout  time.Duration
 }
@@ -188,18 +189,18 @@ type dsrConfig struct {
 func mainDSR(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("dsr", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	o := &options{fs: fs, prefix: "DSR_"}
+	o := envflag.New(fs, "DSR_")
 	var c dsrConfig
 	c.db.register(o)
-	o.str(&c.app, "app-profile", string(v1alpha1.AppProfileHelpy), "application whose data-subject meaning applies")
-	o.str(&c.attachments, "attachments-dir", "", "root of the attachments volume")
-	o.str(&c.typ, "type", "", "Access, Erasure or Rectification")
-	o.secretStr(&c.subject, "subject", "the subject's e-mail address (prefer --subject-file)")
-	o.str(&c.subjectFile, "subject-file", "", "file holding the subject's e-mail address")
-	o.list(&c.set, "set", "SET", "Rectification: FIELD=VALUE")
-	o.str(&c.output, "output", "", "Access: file to write the tar archive to (created, never overwritten), or - for stdout")
-	o.duration(&c.lockTimeout, "lock-timeout", dsr.DefaultLockTimeout, "lock_timeout of the request's transaction")
-	o.duration(&c.stmtTimeout, "statement-timeout", dsr.DefaultStatementTimeout, "statement_timeout of the request's transaction")
+	o.String(&c.app, "app-profile", string(v1alpha1.AppProfileHelpy), "application whose data-subject meaning applies")
+	o.String(&c.attachments, "attachments-dir", "", "root of the attachments volume")
+	o.String(&c.typ, "type", "", "Access, Erasure or Rectification")
+	o.Secret(&c.subject, "subject", "the subject's e-mail address (prefer --subject-file)")
+	o.String(&c.subjectFile, "subject-file", "", "file holding the subject's e-mail address")
+	o.List(&c.set, "set", "SET", "Rectification: FIELD=VALUE")
+	o.String(&c.output, "output", "", "Access: file to write the tar archive to (created, never overwritten), or - for stdout")
+	o.Duration(&c.lockTimeout, "lock-timeout", dsr.DefaultLockTimeout, "lock_timeout of the request's transaction")
+	o.Duration(&c.stmtTimeout, "statement-timeout", dsr.DefaultStatementTimeout, "statement_timeout of the request's transaction")
 	help := fs.Bool("help", false, "show the options")
 
 	resultOut := stdout
@@ -209,10 +210,10 @@ func mainDSR(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		_ = printJSON(resultOut, out)
 		return exitError(e.Reason, e.Message)
 	}
-	if err := o.err(); err != nil {
+	if err := o.Err(); err != nil {
 		return fail(retention.Errorf(retention.ReasonInvalidConfiguration, "%v", err))
 	}
-	if err := o.parse(args); err != nil {
+	if err := o.Parse(args); err != nil {
 		return fail(retention.Errorf(retention.ReasonInvalidConfiguration, "%v (run with --help for the options)", err))
 	}
 	if *help {
@@ -231,7 +232,7 @@ func mainDSR(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fail(retention.Errorf(retention.ReasonInvalidConfiguration, "%v", err))
 	}
-	subject, err := fromFile(c.subject, c.subjectFile, "subject")
+	subject, err := envflag.FromFile(c.subject, c.subjectFile, "subject")
 	if err != nil {
 		return fail(retention.Errorf(retention.ReasonInvalidConfiguration, "%v", err))
 	}

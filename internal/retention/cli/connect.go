@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/privatedesk/helpdesk-operator/internal/envflag"
 	"github.com/privatedesk/helpdesk-operator/internal/retention"
 )
 
@@ -15,21 +16,21 @@ type dbFlags struct {
 	port                                                           int
 }
 
-func (f *dbFlags) register(o *options) {
-	o.str(&f.host, "db-host", "", "PostgreSQL host", "PGHOST")
-	o.int(&f.port, "db-port", 5432, "PostgreSQL port", "PGPORT")
-	o.str(&f.name, "db-name", "", "the helpdesk's database", "PGDATABASE")
-	o.str(&f.user, "db-user", "", "database user (the application's owner of its tables)", "PGUSER")
-	o.secretStr(&f.password, "db-password", "database password (prefer --db-password-file)", "PGPASSWORD")
-	o.str(&f.passwordFile, "db-password-file", "", "file holding the database password")
-	o.str(&f.sslmode, "db-sslmode", "verify-full", "libpq sslmode: disable, require, verify-ca or verify-full", "PGSSLMODE")
-	o.str(&f.sslrootcert, "db-sslrootcert", "", "PEM file of the CA that signed the server's certificate (verify-ca, verify-full)", "PGSSLROOTCERT")
+func (f *dbFlags) register(o *envflag.Set) {
+	o.String(&f.host, "db-host", "", "PostgreSQL host", "PGHOST")
+	o.Int(&f.port, "db-port", 5432, "PostgreSQL port", "PGPORT")
+	o.String(&f.name, "db-name", "", "the helpdesk's database", "PGDATABASE")
+	o.String(&f.user, "db-user", "", "database user (the application's owner of its tables)", "PGUSER")
+	o.Secret(&f.password, "db-password", "database password (prefer --db-password-file)", "PGPASSWORD")
+	o.String(&f.passwordFile, "db-password-file", "", "file holding the database password")
+	o.String(&f.sslmode, "db-sslmode", "verify-full", "libpq sslmode: disable, require, verify-ca or verify-full", "PGSSLMODE")
+	o.String(&f.sslrootcert, "db-sslrootcert", "", "PEM file of the CA that signed the server's certificate (verify-ca, verify-full)", "PGSSLROOTCERT")
 }
 
 // config builds the connection settings; the password never leaves this process except
 // to the server.
 func (f *dbFlags) config(application string) (*pgx.ConnConfig, error) {
-	pw, err := fromFile(f.password, f.passwordFile, "database password")
+	pw, err := envflag.FromFile(f.password, f.passwordFile, "database password")
 	if err != nil {
 		return nil, retention.Errorf(retention.ReasonInvalidConfiguration, "%v", err)
 	}
