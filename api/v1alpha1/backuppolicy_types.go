@@ -285,6 +285,16 @@ type BackupRecord struct {
 	// Message explains a failure.
 	// +optional
 	Message string `json:"message,omitempty"`
+
+	// KeyVersion is the version of the instance's transit key the backup was encrypted with.
+	// +optional
+	KeyVersion int `json:"keyVersion,omitempty"`
+
+	// OldestKeyVersion is the oldest transit key version any backup of the instance still
+	// kept after this run's pruning needs; 0 when the run did not report it (pruning
+	// failed or was skipped). Crypto-shredding never trims this version or a newer one.
+	// +optional
+	OldestKeyVersion int `json:"oldestKeyVersion,omitempty"`
 }
 
 // DrillRecord describes one restore drill.
@@ -316,7 +326,8 @@ type DrillRecord struct {
 
 // BackupPolicyStatus is the observed state of a BackupPolicy.
 type BackupPolicyStatus struct {
-	// Conditions: Ready, BackupHealthy, Stalled.
+	// Conditions: Ready, BackupHealthy, BackupRetentionAligned (backups are not kept longer
+	// than the referencing instances' RetentionPolicies keep personal data), Stalled.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -409,6 +409,31 @@ type EncryptionStatus struct {
 	// LatestKeyVersion is the newest version of the key; new data is encrypted with it.
 	// +optional
 	LatestKeyVersion int `json:"latestKeyVersion,omitempty"`
+
+	// MinDecryptionVersion is the oldest key version Vault still decrypts with. Versions
+	// below it were trimmed by crypto-shredding: whatever they encrypted is unreadable.
+	// +optional
+	MinDecryptionVersion int `json:"minDecryptionVersion,omitempty"`
+
+	// Trims records the newest crypto-shredding trims of the key, newest first.
+	// +optional
+	// +kubebuilder:validation:MaxItems=10
+	// +listType=atomic
+	Trims []KeyTrimRecord `json:"trims,omitempty"`
+}
+
+// KeyTrimRecord is one crypto-shredding trim of the instance's transit key.
+type KeyTrimRecord struct {
+	// Time of the trim.
+	Time metav1.Time `json:"time"`
+
+	// MinAvailableVersion is the new oldest version; every older one was deleted from Vault.
+	MinAvailableVersion int `json:"minAvailableVersion"`
+
+	// Message says why the versions could go.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
 }
 
 // HelpdeskInstance is one tenant's isolated, privacy-hardened helpdesk: the application,

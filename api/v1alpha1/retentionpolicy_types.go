@@ -97,8 +97,13 @@ type LegalHoldSpec struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// RetentionRunStatus summarizes one retention run.
+// RetentionRunStatus summarizes one retention run. It holds counts, never data.
 type RetentionRunStatus struct {
+	// Instance the run was on.
+	// +optional
+	Instance string `json:"instance,omitempty"`
+
+
 	// StartTime of the run.
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`
@@ -111,18 +116,79 @@ type RetentionRunStatus struct {
 	// +optional
 	Result string `json:"result,omitempty"`
 
-	// DryRun is true when the run changed nothing.
+	// Reason classifies a failure (LockTimeout, ConnectionFailed, UnsupportedDataClass,
+	// SchemaMismatch, ...); batches committed before it stay committed.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+
+	// Message explains a failure, in words that never quote a value of the data.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	Message string `json:"message,omitempty"`
+
+	// Duration of the run.
+	// +optional
+	Duration *metav1.Duration `json:"duration,omitempty"`
+
+	// DryRun is true when the run changed nothing (a dry run or a legal hold).
 	// +optional
 	DryRun bool `json:"dryRun,omitempty"`
+
+	// LegalHold is true when a legal hold kept the run from changing anything.
+	// +optional
+	LegalHold bool `json:"legalHold,omitempty"`
 
 	// Affected counts the records acted on (or that would have been), per data class.
 	// +optional
 	Affected map[string]int64 `json:"affected,omitempty"`
+
+	// Rules says what each rule did, in the order they ran.
+	// +optional
+	// +kubebuilder:validation:MaxItems=5
+	// +listType=atomic
+	Rules []RetentionRuleRun `json:"rules,omitempty"`
+}
+
+// RetentionRuleRun is what one rule of a run did.
+type RetentionRuleRun struct {
+	// DataClass of the rule.
+	DataClass DataClass `json:"dataClass"`
+
+	// Action of the rule.
+	Action RetentionAction `json:"action"`
+
+	// Records acted on (or that would have been).
+	// +optional
+	Records int64 `json:"records,omitempty"`
+
+	// Files removed from the attachments volume (or that would have been).
+	// +optional
+	Files int64 `json:"files,omitempty"`
+
+	// Completed is false for the rule a failed run stopped in.
+	// +optional
+	Completed bool `json:"completed,omitempty"`
+}
+
+// RetentionInstanceStatus is the policy's execution on one instance.
+type RetentionInstanceStatus struct {
+	// Name of the HelpdeskInstance.
+	Name string `json:"name"`
+
+	// CronJob that runs the policy on the instance; empty until the instance created it.
+	// +optional
+	CronJob string `json:"cronJob,omitempty"`
+
+	// LastRun on the instance.
+	// +optional
+	LastRun *RetentionRunStatus `json:"lastRun,omitempty"`
 }
 
 // RetentionPolicyStatus is the observed state of a RetentionPolicy.
 type RetentionPolicyStatus struct {
-	// Conditions: Ready, Stalled.
+	// Conditions: Ready (the policy runs on every instance that references it and their
+	// last runs succeeded), LegalHold (present while a hold is enabled),
+	// BackupRetentionAligned (backups are not kept longer than the personal data), Stalled.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -132,13 +198,22 @@ type RetentionPolicyStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// NextRun is when retention runs next (not set while a legal hold is enabled).
+	// NextRun is when retention runs next. Under a legal hold the run still happens, and
+	// only reports what it would do.
 	// +optional
 	NextRun *metav1.Time `json:"nextRun,omitempty"`
 
-	// LastRun summarizes the latest run.
+	// LastRun summarizes the latest run on any instance.
 	// +optional
 	LastRun *RetentionRunStatus `json:"lastRun,omitempty"`
+
+	// Instances lists every instance that references the policy, with its CronJob and
+	// last run.
+	// +optional
+	// +kubebuilder:validation:MaxItems=256
+	// +listType=map
+	// +listMapKey=name
+	Instances []RetentionInstanceStatus `json:"instances,omitempty"`
 }
 
 // RetentionPolicy ages out personal data inside the helpdesks that reference it, as

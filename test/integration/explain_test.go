@@ -110,8 +110,8 @@ func ourCRDs(t *testing.T) []apiextensionsv1.CustomResourceDefinition {
 		t.Fatal(err)
 	}
 	files, err := filepath.Glob(filepath.Join(root, "config", "crd", "bases", "*.yaml"))
-	if err != nil || len(files) != 4 {
-		t.Fatalf("want the 4 CRDs in config/crd/bases, found %v (%v)", files, err)
+	if err != nil || len(files) != 5 {
+		t.Fatalf("want the 5 CRDs in config/crd/bases, found %v (%v)", files, err)
 	}
 	var crds []apiextensionsv1.CustomResourceDefinition
 	for _, file := range files {
