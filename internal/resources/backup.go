@@ -317,6 +317,23 @@ func backupVolumes(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opt
 		}}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "vault-ca", MountPath: vaultCADir, ReadOnly: true})
 	}
+	destVols, destMounts := destinationVolumes(policy, run != BackupRunBackup)
+	vols, mounts = append(vols, destVols...), append(mounts, destMounts...)
+	// Drills count the attachments without unpacking them, never touching the live volume.
+	if includesAttachments(policy) && run != BackupRunDrill {
+		vols = append(vols, corev1.Volume{Name: attachmentsVolume, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: n.Attachments, ReadOnly: run == BackupRunBackup},
+		}})
+		mounts = append(mounts, corev1.VolumeMount{Name: attachmentsVolume, MountPath: prof.UploadsPath, ReadOnly: run == BackupRunBackup})
+	}
+	return vols, mounts
+}
+
+// destinationVolumes mount the policy's destination: the S3 credentials (and CA) as
+// files, or the volume, read-only unless the pod writes or deletes there.
+func destinationVolumes(policy *v1alpha1.BackupPolicy, readOnly bool) ([]corev1.Volume, []corev1.VolumeMount) {
+	var vols []corev1.Volume
+	var mounts []corev1.VolumeMount
 	dest := policy.Spec.Destination
 	if s3 := dest.S3; s3 != nil {
 		vols = append(vols, corev1.Volume{Name: "s3", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
@@ -341,14 +358,7 @@ func backupVolumes(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opt
 		}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "destination", MountPath: backupDestinationMount,
 			// Drills and restores only read backups; backups write them and prune.
-			ReadOnly: run != BackupRunBackup})
-	}
-	// Drills count the attachments without unpacking them, never touching the live volume.
-	if includesAttachments(policy) && run != BackupRunDrill {
-		vols = append(vols, corev1.Volume{Name: attachmentsVolume, VolumeSource: corev1.VolumeSource{
-			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: n.Attachments, ReadOnly: run == BackupRunBackup},
-		}})
-		mounts = append(mounts, corev1.VolumeMount{Name: attachmentsVolume, MountPath: prof.UploadsPath, ReadOnly: run == BackupRunBackup})
+			ReadOnly: readOnly})
 	}
 	return vols, mounts
 }
@@ -387,45 +397,9 @@ func backupArgs(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts O
 	if run != BackupRunDrill {
 		args = append(args, databaseArgs(inst, prof)...)
 	}
-	args = append(args,
-		"--pg-bin-dir="+fmt.Sprintf("/usr/lib/postgresql/%d/bin", postgresMajor(inst)),
-		"--vault-addr="+opts.Vault.Address,
-		"--vault-k8s-role="+vault.RoleName(opts.Vault.Prefix, inst.Namespace, inst.Name, workload),
-		"--vault-k8s-mount="+opts.Vault.KubernetesAuthMount,
-		"--vault-sa-token-file="+vaultTokenDir+"/token",
-		"--transit-mount="+opts.Vault.TransitMount,
-		"--transit-key="+vault.KeyName(opts.Vault.Prefix, inst.Namespace, source),
-		"--instance-namespace="+inst.Namespace,
-		"--instance-name="+source,
-	)
-	if opts.Vault.CABundle != "" {
-		args = append(args, "--vault-ca-file="+vaultCADir+"/"+VaultCAKey)
-	}
-	if s3 := spec.Destination.S3; s3 != nil {
-		host, insecure := s3Endpoint(s3.Endpoint)
-		args = append(args,
-			"--s3-endpoint="+host,
-			"--s3-bucket="+s3.Bucket,
-			"--s3-access-key-file="+s3SecretDir+"/access-key",
-			"--s3-secret-key-file="+s3SecretDir+"/secret-key",
-			"--s3-force-path-style="+strconv.FormatBool(ptr.Deref(s3.ForcePathStyle, true)),
-		)
-		if s3.Prefix != "" {
-			args = append(args, "--s3-prefix="+s3.Prefix)
-		}
-		if s3.Region != "" {
-			args = append(args, "--s3-region="+s3.Region)
-		}
-		if insecure {
-			args = append(args, "--s3-insecure=true")
-		}
-		if s3.CASecretRef != nil {
-			args = append(args, "--s3-ca-file="+s3CADir+"/ca.crt")
-		}
-	}
-	if pvc := spec.Destination.PersistentVolumeClaim; pvc != nil {
-		args = append(args, "--path="+path.Join(backupDestinationMount, pvc.SubPath))
-	}
+	args = append(args, "--pg-bin-dir="+fmt.Sprintf("/usr/lib/postgresql/%d/bin", postgresMajor(inst)))
+	args = append(args, vaultArgs(inst, opts, workload, source)...)
+	args = append(args, destinationArgs(policy)...)
 	if includesAttachments(policy) && run != BackupRunDrill {
 		args = append(args, "--attachments-dir="+prof.UploadsPath)
 	}
@@ -460,6 +434,56 @@ func backupArgs(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts O
 		args = append(args, "--id="+id)
 	case BackupRunDrill:
 		args = append(args, "--id=latest", "--scratch-dir="+drillScratchDir)
+	}
+	return args
+}
+
+// vaultArgs log a job pod in to Vault as workload of inst and name the transit key of
+// keyInstance (inst itself, or the source of a restore).
+func vaultArgs(inst *v1alpha1.HelpdeskInstance, opts Options, workload vault.Workload, keyInstance string) []string {
+	args := []string{
+		"--vault-addr=" + opts.Vault.Address,
+		"--vault-k8s-role=" + vault.RoleName(opts.Vault.Prefix, inst.Namespace, inst.Name, workload),
+		"--vault-k8s-mount=" + opts.Vault.KubernetesAuthMount,
+		"--vault-sa-token-file=" + vaultTokenDir + "/token",
+		"--transit-mount=" + opts.Vault.TransitMount,
+		"--transit-key=" + vault.KeyName(opts.Vault.Prefix, inst.Namespace, keyInstance),
+		"--instance-namespace=" + inst.Namespace,
+		"--instance-name=" + keyInstance,
+	}
+	if opts.Vault.CABundle != "" {
+		args = append(args, "--vault-ca-file="+vaultCADir+"/"+VaultCAKey)
+	}
+	return args
+}
+
+// destinationArgs name the policy's destination as destinationVolumes mount it.
+func destinationArgs(policy *v1alpha1.BackupPolicy) []string {
+	var args []string
+	if s3 := policy.Spec.Destination.S3; s3 != nil {
+		host, insecure := s3Endpoint(s3.Endpoint)
+		args = append(args,
+			"--s3-endpoint="+host,
+			"--s3-bucket="+s3.Bucket,
+			"--s3-access-key-file="+s3SecretDir+"/access-key",
+			"--s3-secret-key-file="+s3SecretDir+"/secret-key",
+			"--s3-force-path-style="+strconv.FormatBool(ptr.Deref(s3.ForcePathStyle, true)),
+		)
+		if s3.Prefix != "" {
+			args = append(args, "--s3-prefix="+s3.Prefix)
+		}
+		if s3.Region != "" {
+			args = append(args, "--s3-region="+s3.Region)
+		}
+		if insecure {
+			args = append(args, "--s3-insecure=true")
+		}
+		if s3.CASecretRef != nil {
+			args = append(args, "--s3-ca-file="+s3CADir+"/ca.crt")
+		}
+	}
+	if pvc := policy.Spec.Destination.PersistentVolumeClaim; pvc != nil {
+		args = append(args, "--path="+path.Join(backupDestinationMount, pvc.SubPath))
 	}
 	return args
 }
