@@ -103,7 +103,6 @@ type RetentionRunStatus struct {
 	// +optional
 	Instance string `json:"instance,omitempty"`
 
-
 	// StartTime of the run.
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`
