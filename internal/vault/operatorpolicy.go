@@ -30,14 +30,20 @@ func OperatorPolicy(cfg Config, operatorRole string) string {
 # writes no policy text: tenant roles carry only the fixed, templated tenant policies.
 
 # Tenant transit keys: create (aes256-gcm96 only, never exportable), read, set the
-# rotation period, rotate, allow deletion and delete (Shred). Export, backup and every
-# use of a key are other paths, not granted here.
+# rotation period, rotate, allow deletion and delete (Shred), and crypto-shred old
+# versions (raise min_decryption_version and min_encryption_version, trim with
+# min_available_version). None of these gives anyone a use of a key; at worst they take
+# data out of reach, as deleting the key already can. Export, backup and every use of a
+# key are other paths, not granted here.
 path "%s/keys/%s" {
   capabilities = ["create", "read", "update", "delete"]
   allowed_parameters = {
-    "type"               = ["%s"]
-    "auto_rotate_period" = []
-    "deletion_allowed"   = []
+    "type"                   = ["%s"]
+    "auto_rotate_period"     = []
+    "deletion_allowed"       = []
+    "min_decryption_version" = []
+    "min_encryption_version" = []
+    "min_available_version"  = []
   }
 }
 
