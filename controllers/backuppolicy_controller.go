@@ -78,6 +78,11 @@ func (r *BackupPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	pairs, err := retentionPairsOfBackup(ctx, r.Client, policy)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	setBackupRetention(policy, pairs)
 	if !health.IsZero() {
 		requeue = health.Sub(now)
 	}
@@ -178,6 +183,9 @@ func (r *BackupPolicyReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(backupJobPolicy(c)),
 			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetLabels()[resources.LabelBackupPolicy] != "" }))).
 		Watches(&v1alpha1.HelpdeskInstance{}, handler.EnqueueRequestsFromMapFunc(referencedBackupPolicy)).
+		Watches(&v1alpha1.RetentionPolicy{}, handler.EnqueueRequestsFromMapFunc(otherPolicies(c, "RetentionPolicy", func(i *v1alpha1.HelpdeskInstance) *v1alpha1.LocalObjectReference {
+			return i.Spec.BackupPolicyRef
+		})), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Complete(r)
 }

@@ -44,6 +44,10 @@ type runResult struct {
 	RestoreSeconds  float64 `json:"restoreSeconds"`
 	Error           string  `json:"error"`
 	PruneError      string  `json:"pruneError"`
+	// KeyVersion is the transit key version the backup used; OldestKeyVersion the oldest
+	// one any backup kept after pruning needs (only reported when pruning succeeded).
+	KeyVersion       int `json:"keyVersion"`
+	OldestKeyVersion int `json:"oldestKeyVersion"`
 }
 
 // parseRunResult reads the last non-empty line of a termination message. A message that
@@ -231,6 +235,10 @@ func backupRecord(run finishedRun, result runResult) v1alpha1.BackupRecord {
 	switch {
 	case run.succeeded:
 		rec.Result = backupSucceeded
+		rec.KeyVersion = result.KeyVersion
+		if result.PruneError == "" {
+			rec.OldestKeyVersion = result.OldestKeyVersion
+		}
 		if result.PruneError != "" {
 			rec.Message = "Retention failed and is retried after the next backup: " + clipMessage(result.PruneError)
 		}

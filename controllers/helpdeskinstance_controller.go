@@ -41,6 +41,9 @@ type TenantVault interface {
 	DeleteTenant(ctx context.Context, t vault.Tenant, policy vault.DeletionPolicy) (vault.DeleteResult, error)
 	RetainedKey(ctx context.Context, namespace, name string) (bool, error)
 	Leftovers(namespace, name string) []string
+	// Crypto-shredding (helpdeskinstance_keytrim.go).
+	KeyVersions(ctx context.Context, namespace, name string) (*vault.KeyVersions, error)
+	TrimKey(ctx context.Context, namespace, name string, minVersion int) (*vault.KeyVersions, error)
 }
 
 // HelpdeskInstanceReconciler turns a HelpdeskInstance into its database, application,
@@ -57,6 +60,12 @@ type HelpdeskInstanceReconciler struct {
 	Recorder  events.EventRecorder
 	// VaultStates spares Vault the requests of reconciles with nothing new for it.
 	VaultStates *vaultStates
+	// RetentionProfiles says what retention means for an app profile; nil uses the
+	// profiles' own (appprofile.RetentionFor).
+	RetentionProfiles retentionProfiles
+	// KeyTrims remembers the crypto-shredding checks made, so Vault is asked again only
+	// when something changed or the next check is due.
+	KeyTrims *keyTrimChecks
 }
 
 // +kubebuilder:rbac:groups=helpdesk.privatedesk.io,resources=helpdeskinstances,verbs=get;list;watch;update;patch
@@ -110,6 +119,8 @@ const (
 	phaseApp           = "App"
 	phaseExposure      = "Exposure"
 	phaseBackups       = "Backups"
+	phaseRetention     = "Retention"
+	phaseKeyTrim       = "CryptoShredding"
 )
 
 // phase is one step of a reconcile. A phase that starts pods (or exposes them) runs only
@@ -138,6 +149,8 @@ func (r *HelpdeskInstanceReconciler) phases() []phase {
 		{name: phaseApp, run: r.reconcileApp, requires: append(podSafety, phaseDatabase), condition: v1alpha1.ConditionAppReady},
 		{name: phaseExposure, run: r.reconcileExposure, requires: []string{phaseNetwork}},
 		{name: phaseBackups, run: r.reconcileBackups, requires: podSafety},
+		{name: phaseRetention, run: r.reconcileRetention, requires: podSafety},
+		{name: phaseKeyTrim, run: r.reconcileKeyTrim, requires: []string{phaseEncryption}},
 	}
 }
 

@@ -51,9 +51,6 @@ func (r *HelpdeskInstanceReconciler) reconcilePolicyReferences(ctx context.Conte
 	if spec.AccessPolicyRef != nil {
 		scope.report(v1alpha1.ReasonNotEnforced, "spec.accessPolicyRef: this operator version does not enforce access policies yet, so the instance is not exposed at all (it fails closed)")
 	}
-	if spec.RetentionPolicyRef != nil {
-		scope.report(v1alpha1.ReasonNotEnforced, "spec.retentionPolicyRef: this operator version does not run retention yet: no data is deleted or anonymized")
-	}
 	return nil
 }
 
@@ -110,7 +107,12 @@ func (r *HelpdeskInstanceReconciler) reconcileEncryption(ctx context.Context, sc
 }
 
 func (r *HelpdeskInstanceReconciler) encryptionReady(scope *instanceScope, state vault.TenantStatus) {
-	scope.inst.Status.Encryption = &v1alpha1.EncryptionStatus{KeyName: state.KeyName, LatestKeyVersion: state.LatestVersion}
+	enc := &v1alpha1.EncryptionStatus{KeyName: state.KeyName, LatestKeyVersion: state.LatestVersion}
+	if old := scope.inst.Status.Encryption; old != nil {
+		// Crypto-shredding's record (helpdeskinstance_keytrim.go) stays.
+		enc.MinDecryptionVersion, enc.Trims = old.MinDecryptionVersion, old.Trims
+	}
+	scope.inst.Status.Encryption = enc
 	setCondition(scope.inst, v1alpha1.ConditionEncryptionReady, metav1.ConditionTrue, v1alpha1.ReasonKeyReady,
 		"The transit key, the workloads' Kubernetes auth roles and the app secrets are in Vault")
 }

@@ -88,8 +88,8 @@ func TestRetentionPolicyScheduleIsCheckedStrictly(t *testing.T) {
 	if err := k8sClient.Update(context.Background(), policy); err != nil {
 		t.Fatal(err)
 	}
-	// Valid, but nothing runs retention yet: Ready says so, and no next run is promised.
-	eventually(t, wait, conditionIs(policy, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNotEnforced))
+	// Valid, but no instance runs it: Ready says so, and no next run is promised.
+	eventually(t, wait, conditionIs(policy, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNotReferenced))
 	if meta.FindStatusCondition(policy.Status.Conditions, v1alpha1.ConditionStalled) != nil {
 		t.Error("Stalled is still present after the schedule was fixed")
 	}

@@ -42,6 +42,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Resources:   opts.Resources,
 		Recorder:    mgr.GetEventRecorder(FieldManager),
 		VaultStates: newVaultStates(opts.VaultRecheck, time.Now),
+		KeyTrims:    newKeyTrimChecks(time.Now),
 		Workers:     opts.InstanceWorkers,
 	}
 	if err := instances.SetupWithManager(ctx, mgr); err != nil {
@@ -50,7 +51,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := (&AccessPolicyReconciler{Client: c, APIReader: apiReader, Workers: opts.PolicyWorkers}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the AccessPolicy controller: %w", err)
 	}
-	if err := (&RetentionPolicyReconciler{Client: c, Now: time.Now, Workers: opts.PolicyWorkers}).SetupWithManager(mgr); err != nil {
+	if err := (&RetentionPolicyReconciler{Client: c, APIReader: apiReader, Now: time.Now, Recorder: mgr.GetEventRecorder(FieldManager), Workers: opts.PolicyWorkers}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the RetentionPolicy controller: %w", err)
 	}
 	if err := (&BackupPolicyReconciler{Client: c, APIReader: apiReader, Now: time.Now, Recorder: mgr.GetEventRecorder(FieldManager), Resources: opts.Resources, Workers: opts.PolicyWorkers}).SetupWithManager(ctx, mgr); err != nil {

@@ -157,6 +157,7 @@ func setupForTest(ctx context.Context, mgr ctrl.Manager, env *envtest.Environmen
 	instances := &HelpdeskInstanceReconciler{
 		Client: c, APIReader: reader, Applier: ssa.NewApplier(c, FieldManager), Vault: vaultClient, Resources: testResources, Recorder: recorder,
 		VaultStates: newVaultStates(time.Hour, vaultClock.Now),
+		KeyTrims:    newKeyTrimChecks(testClock.Now), RetentionProfiles: testRetentionProfiles,
 	}
 	if err := instances.SetupWithManager(ctx, mgr); err != nil {
 		return err
@@ -164,7 +165,7 @@ func setupForTest(ctx context.Context, mgr ctrl.Manager, env *envtest.Environmen
 	if err := (&AccessPolicyReconciler{Client: c, APIReader: reader}).SetupWithManager(ctx, mgr); err != nil {
 		return err
 	}
-	if err := (&RetentionPolicyReconciler{Client: c, Now: testClock.Now}).SetupWithManager(mgr); err != nil {
+	if err := (&RetentionPolicyReconciler{Client: c, APIReader: reader, Now: testClock.Now, Recorder: recorder, RetentionProfiles: testRetentionProfiles}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	return (&BackupPolicyReconciler{Client: c, APIReader: reader, Now: testClock.Now, Recorder: recorder}).SetupWithManager(ctx, mgr)
