@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/privatedesk/helpdesk-operator/internal/backup/vaultage"
 )
 
 // What pg_dump, pg_restore and PostgreSQL say when they fail can quote the data: COPY
@@ -88,8 +90,16 @@ func (f *Failure) Is(target error) bool {
 	return f.Class == ClassCancelled && target == context.Canceled
 }
 
-// ErrorClass is the class of the first Failure in err's chain; "" when it has none.
+// ClassKeyTrimmed is the class of an error about a backup whose transit key version was
+// trimmed by crypto-shredding: it cannot be decrypted any more.
+const ClassKeyTrimmed Class = "key-version-trimmed"
+
+// ErrorClass is the class of the first Failure in err's chain, or ClassKeyTrimmed; ""
+// when it has neither.
 func ErrorClass(err error) Class {
+	if errors.Is(err, vaultage.ErrKeyVersionTrimmed) {
+		return ClassKeyTrimmed
+	}
 	var f *Failure
 	if errors.As(err, &f) {
 		return f.Class

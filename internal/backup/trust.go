@@ -22,6 +22,9 @@ type catalog struct {
 	trusted []*Manifest
 	// ignored counts manifest objects that are not trusted.
 	ignored int
+	// trimmed counts the ignored manifests signed with a key version Vault has trimmed
+	// (crypto-shredding): those backups are unreadable for good.
+	trimmed int
 	// present holds the ID of every manifest object, trusted or not: data objects of
 	// these IDs are never orphans.
 	present map[string]bool
@@ -70,14 +73,18 @@ func (e *Engine) readCatalog(ctx context.Context) (*catalog, error) {
 		candidates = append(candidates, m)
 		signed = append(signed, vaultage.Signed{Data: digest, Signature: m.Signature})
 	}
-	valid, err := e.Transit.Verify(ctx, signed)
+	verdicts, err := e.Transit.VerifyAll(ctx, signed)
 	if err != nil {
 		return nil, fmt.Errorf("checking the manifest signatures of %s: %w", e.Dest, err)
 	}
 	for i, m := range candidates {
-		if valid[i] {
+		switch {
+		case verdicts[i].Valid:
 			c.trusted = append(c.trusted, m)
-		} else {
+		case verdicts[i].Trimmed:
+			c.trimmed++
+			c.ignored++
+		default:
 			c.ignored++
 		}
 	}
@@ -86,6 +93,10 @@ func (e *Engine) readCatalog(ctx context.Context) (*catalog, error) {
 
 // newest is the newest trusted backup; an error says why there is none.
 func (c *catalog) newest(e *Engine) (*Manifest, error) {
+	if len(c.trusted) == 0 && c.trimmed > 0 {
+		return nil, fmt.Errorf("%w: no readable backups of instance %s on %s: %d backups were made with versions of transit key %q that crypto-shredding has trimmed, so nothing can decrypt them any more (%d manifests ignored in all)",
+			vaultage.ErrKeyVersionTrimmed, e.Instance, e.Dest, c.trimmed, e.Transit.Key, c.ignored)
+	}
 	if len(c.trusted) == 0 {
 		return nil, fmt.Errorf("no backups of instance %s on %s (%d manifests ignored: unsigned, edited, or of another instance or transit key)", e.Instance, e.Dest, c.ignored)
 	}
@@ -150,11 +161,15 @@ func (e *Engine) trustedManifest(ctx context.Context, id string) (m *Manifest, i
 	if err != nil {
 		return nil, 0, err
 	}
-	valid, err := e.Transit.Verify(ctx, []vaultage.Signed{{Data: digest, Signature: m.Signature}})
+	verdicts, err := e.Transit.VerifyAll(ctx, []vaultage.Signed{{Data: digest, Signature: m.Signature}})
 	if err != nil {
 		return nil, 0, fmt.Errorf("checking the manifest signature of backup %s: %w", id, err)
 	}
-	if !valid[0] {
+	if verdicts[0].Trimmed {
+		return nil, 0, fmt.Errorf("%w: backup %s is unreadable for good: it was made with version %d of transit key %q, which crypto-shredding trimmed from Vault once every backup made with it was past its retention; restore a newer backup",
+			vaultage.ErrKeyVersionTrimmed, id, m.Encryption.KeyVersion, e.Transit.Key)
+	}
+	if !verdicts[0].Valid {
 		return nil, 0, fmt.Errorf("%w: the manifest of backup %s was edited after the backup, or not signed with transit key %q (its signature does not verify)", ErrIntegrity, id, e.Transit.Key)
 	}
 	return m, 0, nil

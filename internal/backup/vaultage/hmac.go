@@ -43,6 +43,14 @@ type Signed struct {
 	Signature string
 }
 
+// Verdict is what transit verify said about one signature.
+type Verdict struct {
+	Valid bool
+	// Trimmed is true when the signature's key version is below the key's
+	// min_decryption_version: made before crypto-shredding trimmed that version.
+	Trimmed bool
+}
+
 // Verify checks many signatures with transit verify, in batches: valid[i] reports whether
 // items[i].Signature is this key's HMAC of items[i].Data. A signature that is empty,
 // malformed, of another key, or of a version Vault will not check (newer than the key, or
@@ -50,7 +58,21 @@ type Signed struct {
 // unreachable or sealed, permission denied, unknown key) is an error, wrapping ErrVault, so
 // an outage is never mistaken for a forgery.
 func (t Transit) Verify(ctx context.Context, items []Signed) ([]bool, error) {
-	valid := make([]bool, len(items))
+	verdicts, err := t.VerifyAll(ctx, items)
+	if err != nil {
+		return nil, err
+	}
+	valid := make([]bool, len(verdicts))
+	for i, v := range verdicts {
+		valid[i] = v.Valid
+	}
+	return valid, nil
+}
+
+// VerifyAll is Verify with the reason of each invalid signature that Vault refused for
+// its version being trimmed.
+func (t Transit) VerifyAll(ctx context.Context, items []Signed) ([]Verdict, error) {
+	valid := make([]Verdict, len(items))
 	var batch []map[string]string
 	var index []int
 	flush := func() error {
@@ -85,7 +107,7 @@ func (t Transit) Verify(ctx context.Context, items []Signed) ([]bool, error) {
 	return valid, nil
 }
 
-func (t Transit) verifyBatch(ctx context.Context, batch []map[string]string) ([]bool, error) {
+func (t Transit) verifyBatch(ctx context.Context, batch []map[string]string) ([]Verdict, error) {
 	secret, err := t.Client.Logical().WriteWithContext(ctx, t.Mount+"/verify/"+t.Key, map[string]any{
 		"batch_input": batch,
 		"algorithm":   hmacAlgorithm,
@@ -101,16 +123,17 @@ func (t Transit) verifyBatch(ctx context.Context, batch []map[string]string) ([]
 		return nil, err
 	}
 	// A per-item error (malformed HMAC, refused version) comes back as valid=false with an
-	// error text, which we do not need: the signature is not valid either way.
+	// error text; only a version refused as too old (trimmed) is told apart.
 	var results []struct {
-		Valid bool `json:"valid"`
+		Valid bool   `json:"valid"`
+		Error string `json:"error"`
 	}
 	if err := json.Unmarshal(raw, &results); err != nil || len(results) != len(batch) {
 		return nil, fmt.Errorf("%w: vault transit verify with key %q on mount %q returned %d results for %d signatures", ErrVault, t.Key, t.Mount, len(results), len(batch))
 	}
-	out := make([]bool, len(results))
+	out := make([]Verdict, len(results))
 	for i, r := range results {
-		out[i] = r.Valid
+		out[i] = Verdict{Valid: r.Valid, Trimmed: !r.Valid && tooOld(r.Error)}
 	}
 	return out, nil
 }

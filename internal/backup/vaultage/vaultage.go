@@ -20,6 +20,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"filippo.io/age"
 	vaultapi "github.com/hashicorp/vault/api"
@@ -34,6 +35,15 @@ var ErrWrongKey = errors.New("backup encrypted with a different Vault transit ke
 
 // ErrVault marks a failed Vault call (unreachable, sealed, denied, unknown key).
 var ErrVault = errors.New("vault transit call failed")
+
+// ErrKeyVersionTrimmed means the data was encrypted (or signed) with a version of the
+// transit key that Vault no longer uses: below the key's min_decryption_version, which
+// crypto-shredding raises before it trims (deletes) the old versions. Nothing can decrypt
+// such data any more; it is not damage and no retry helps.
+var ErrKeyVersionTrimmed = errors.New("transit key version trimmed")
+
+// tooOld recognises Vault's refusal of a version below min_decryption_version.
+func tooOld(message string) bool { return strings.Contains(message, "too old") }
 
 var versionRE = regexp.MustCompile(`^vault:v([0-9]+):`)
 
@@ -191,6 +201,10 @@ func (t Transit) explain(op string, err error) error {
 		case 403:
 			return fmt.Errorf("vault denied transit %s with key %q on mount %q (HTTP 403): check the token or Kubernetes auth role and its policy", op, t.Key, t.Mount)
 		case 400, 404:
+			if op == "decrypt" && tooOld(firstError(re)) {
+				return fmt.Errorf("%w: this object's file key is wrapped with a version of transit key %q (mount %q) below its min_decryption_version: the version was trimmed by crypto-shredding once every backup made with it was past its retention, so nothing can decrypt this backup any more; restore a newer backup",
+					ErrKeyVersionTrimmed, t.Key, t.Mount)
+			}
 			if op == "decrypt" {
 				return fmt.Errorf("vault transit could not decrypt with key %q on mount %q (HTTP %d: %s): the data was encrypted with another key or altered, the key was deleted, or min_decryption_version excludes its version",
 					t.Key, t.Mount, re.StatusCode, firstError(re))
