@@ -184,6 +184,7 @@ type dsrConfig struct {
 	set                       []string
 	output                    string
 	lockTimeout, stmtTimeout  time.Duration
+	export                    exportConfig
 }
 
 func mainDSR(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -201,6 +202,7 @@ func mainDSR(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	o.String(&c.output, "output", "", "Access: file to write the tar archive to (created, never overwritten), or - for stdout")
 	o.Duration(&c.lockTimeout, "lock-timeout", dsr.DefaultLockTimeout, "lock_timeout of the request's transaction")
 	o.Duration(&c.stmtTimeout, "statement-timeout", dsr.DefaultStatementTimeout, "statement_timeout of the request's transaction")
+	c.export.register(o)
 	help := fs.Bool("help", false, "show the options")
 
 	resultOut := stdout
@@ -228,6 +230,10 @@ func mainDSR(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if fs.NArg() > 0 {
 		return fail(retention.Errorf(retention.ReasonInvalidConfiguration, "unexpected arguments %v", fs.Args()))
 	}
+	if c.export.deleteID != "" || c.export.openID != "" {
+		// Modes on an existing export: no database, no request.
+		return c.export.run(ctx, c.output, stdout, resultOut)
+	}
 	profile, err := appprofile.RetentionFor(v1alpha1.AppProfile(c.app))
 	if err != nil {
 		return fail(retention.Errorf(retention.ReasonInvalidConfiguration, "%v", err))
@@ -237,6 +243,9 @@ func mainDSR(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fail(retention.Errorf(retention.ReasonInvalidConfiguration, "%v", err))
 	}
 	set := map[string]string{}
+	if err := c.export.readSetFiles(set); err != nil {
+		return fail(retention.Classify(err, "reading the values to set"))
+	}
 	for _, kv := range c.set {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
@@ -248,8 +257,9 @@ func mainDSR(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		set[k] = v
 	}
 	typ := dsr.Type(c.typ)
-	if (typ == dsr.Access) != (c.output != "") {
-		return fail(retention.Errorf(retention.ReasonInvalidConfiguration, "--output is required for Access and only for Access"))
+	exporting := c.export.id != ""
+	if (typ == dsr.Access) != (c.output != "" || exporting) || (c.output != "" && exporting) {
+		return fail(retention.Errorf(retention.ReasonInvalidConfiguration, "Access needs either --output or --export-id, and only Access takes them"))
 	}
 	cfg, err := c.db.config("helpdesk-operator dsr")
 	if err != nil {
@@ -263,6 +273,9 @@ func mainDSR(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	req := dsr.Request{Type: typ, Subject: subject, Set: set, AttachmentsDir: c.attachments,
 		LockTimeout: c.lockTimeout, StatementTimeout: c.stmtTimeout}
+	if exporting {
+		return c.export.runAccess(ctx, conn, profile, req, resultOut)
+	}
 	var file *os.File
 	switch c.output {
 	case "":
