@@ -1,4 +1,4 @@
-// Package controllers holds the reconcilers of the four helpdesk kinds.
+// Package controllers holds the reconcilers of the five helpdesk kinds.
 package controllers
 
 import (
@@ -53,6 +53,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if err := (&RetentionPolicyReconciler{Client: c, APIReader: apiReader, Now: time.Now, Recorder: mgr.GetEventRecorder(FieldManager), Workers: opts.PolicyWorkers}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the RetentionPolicy controller: %w", err)
+	}
+	if err := (&DataSubjectRequestReconciler{Client: c, APIReader: apiReader, Applier: ssa.NewApplier(c, FieldManager), Resources: opts.Resources,
+		Recorder: mgr.GetEventRecorder(FieldManager), Now: time.Now, Workers: opts.PolicyWorkers}).SetupWithManager(ctx, mgr); err != nil {
+		return fmt.Errorf("setting up the DataSubjectRequest controller: %w", err)
 	}
 	if err := (&BackupPolicyReconciler{Client: c, APIReader: apiReader, Now: time.Now, Recorder: mgr.GetEventRecorder(FieldManager), Resources: opts.Resources, Workers: opts.PolicyWorkers}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the BackupPolicy controller: %w", err)

@@ -168,6 +168,10 @@ func setupForTest(ctx context.Context, mgr ctrl.Manager, env *envtest.Environmen
 	if err := (&RetentionPolicyReconciler{Client: c, APIReader: reader, Now: testClock.Now, Recorder: recorder, RetentionProfiles: testRetentionProfiles}).SetupWithManager(mgr); err != nil {
 		return err
 	}
+	if err := (&DataSubjectRequestReconciler{Client: c, APIReader: reader, Applier: ssa.NewApplier(c, FieldManager), Resources: testResources,
+		Recorder: recorder, Now: testClock.Now, RetentionProfiles: testRetentionProfiles}).SetupWithManager(ctx, mgr); err != nil {
+		return err
+	}
 	return (&BackupPolicyReconciler{Client: c, APIReader: reader, Now: testClock.Now, Recorder: recorder}).SetupWithManager(ctx, mgr)
 }
 
