@@ -28,10 +28,10 @@ import (
 const ReasonExportFailed retention.Reason = "ExportFailed"
 
 type exportConfig struct {
-	target             backupcli.Target
-	id                 string
-	deleteID, openID   string
-	setFiles           []string
+	target           backupcli.Target
+	id               string
+	deleteID, openID string
+	setFiles         []string
 }
 
 func (c *exportConfig) register(o *envflag.Set) {
