@@ -58,7 +58,10 @@ type keyTrimChecks struct {
 
 type keyTrimCheck struct {
 	floor int
-	next  time.Time
+	// minDecryption is what Vault said; a status that says otherwise (its patch was
+	// lost) makes the next reconcile look again and record what happened.
+	minDecryption int
+	next          time.Time
 }
 
 func newKeyTrimChecks(now func() time.Time) *keyTrimChecks {
@@ -72,27 +75,28 @@ func (c *keyTrimChecks) clock() time.Time {
 	return c.now()
 }
 
-// due says whether the instance's key must be read: never checked, a new floor, or time.
-func (c *keyTrimChecks) due(uid types.UID, floor int, now time.Time) (bool, time.Duration) {
+// due says whether the instance's key must be read: never checked, a new floor, a status
+// that does not show the last check, or time.
+func (c *keyTrimChecks) due(uid types.UID, floor, statusMin int, now time.Time) (bool, time.Duration) {
 	if c == nil {
 		return true, 0
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	last, ok := c.checks[uid]
-	if !ok || last.floor != floor || !now.Before(last.next) {
+	if !ok || last.floor != floor || last.minDecryption != statusMin || !now.Before(last.next) {
 		return true, 0
 	}
 	return false, last.next.Sub(now)
 }
 
-func (c *keyTrimChecks) remember(uid types.UID, floor int, next time.Time) {
+func (c *keyTrimChecks) remember(uid types.UID, check keyTrimCheck) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.checks[uid] = keyTrimCheck{floor: floor, next: next}
+	c.checks[uid] = check
 }
 
 // shreddingBasis is what the operator knows, without asking Vault, about which versions
@@ -210,7 +214,7 @@ func (r *HelpdeskInstanceReconciler) reconcileKeyTrim(ctx context.Context, scope
 		return nil
 	}
 	now := r.KeyTrims.clock()
-	if due, wait := r.KeyTrims.due(inst.UID, basis.floor, now); !due {
+	if due, wait := r.KeyTrims.due(inst.UID, basis.floor, enc.MinDecryptionVersion, now); !due {
 		scope.requeue(wait)
 		return nil
 	}
@@ -218,22 +222,27 @@ func (r *HelpdeskInstanceReconciler) reconcileKeyTrim(ctx context.Context, scope
 	if err != nil || kv == nil {
 		return err
 	}
-	enc.MinDecryptionVersion = kv.MinDecryption
 	target, recheck := planKeyTrim(kv, basis.floor, basis.maxAge, now)
 	if target > 0 {
-		from := max(kv.MinAvailable, 1)
-		after, err := r.Vault.TrimKey(ctx, inst.Namespace, inst.Name, target)
-		if err != nil {
+		if kv, err = r.Vault.TrimKey(ctx, inst.Namespace, inst.Name, target); err != nil {
 			return err
 		}
+	}
+	enc.MinDecryptionVersion = kv.MinDecryption
+	keyMinDecryptionVersion.WithLabelValues(inst.Namespace, inst.Name).Set(float64(kv.MinDecryption))
+	// Recorded from what Vault says, not from what this reconcile did: a trim whose status
+	// patch was lost is recorded by the next one.
+	recorded := 0
+	if len(enc.Trims) > 0 {
+		recorded = enc.Trims[0].MinAvailableVersion
+	}
+	if kv.MinAvailable > max(recorded, 1) {
 		message := fmt.Sprintf("Versions %d to %d of transit key %s: every backup encrypted with them was older than spec.retention.maxAge (%s) of BackupPolicy %s and pruned (the oldest backup kept needs version %d)",
-			from, target-1, kv.Name, basis.maxAge, basis.backupPolicy, basis.floor)
-		enc.MinDecryptionVersion = after.MinDecryption
-		enc.Trims = append([]v1alpha1.KeyTrimRecord{{Time: metav1.NewTime(now.Truncate(time.Second)), MinAvailableVersion: after.MinAvailable, Message: message}}, enc.Trims...)
+			max(recorded, 1), kv.MinAvailable-1, kv.Name, basis.maxAge, basis.backupPolicy, basis.floor)
+		enc.Trims = append([]v1alpha1.KeyTrimRecord{{Time: metav1.NewTime(now.Truncate(time.Second)), MinAvailableVersion: kv.MinAvailable, Message: message}}, enc.Trims...)
 		if len(enc.Trims) > maxTrimRecords {
 			enc.Trims = enc.Trims[:maxTrimRecords]
 		}
-		keyMinDecryptionVersion.WithLabelValues(inst.Namespace, inst.Name).Set(float64(after.MinDecryption))
 		if r.Recorder != nil {
 			r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "KeyVersionsTrimmed", "CryptoShredding",
 				"Crypto-shredding trimmed %s; any copy of those backups, wherever it is, can no longer be decrypted", message)
@@ -243,7 +252,7 @@ func (r *HelpdeskInstanceReconciler) reconcileKeyTrim(ctx context.Context, scope
 	if !recheck.IsZero() && recheck.Before(next) {
 		next = recheck
 	}
-	r.KeyTrims.remember(inst.UID, basis.floor, next)
+	r.KeyTrims.remember(inst.UID, keyTrimCheck{floor: basis.floor, minDecryption: kv.MinDecryption, next: next})
 	if !recheck.IsZero() {
 		scope.requeue(recheck.Sub(now))
 	}
