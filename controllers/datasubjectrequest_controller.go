@@ -71,7 +71,8 @@ func (r *DataSubjectRequestReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if !dsr.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, dsr)
 	}
-	if dsr.Spec.Type == v1alpha1.DataSubjectAccess && dsr.Status.Phase != v1alpha1.DataSubjectFailed && controllerutil.AddFinalizer(dsr, exportFinalizer) {
+	notStarted := dsr.Status.Phase == "" || dsr.Status.Phase == v1alpha1.DataSubjectPending
+	if dsr.Spec.Type == v1alpha1.DataSubjectAccess && notStarted && controllerutil.AddFinalizer(dsr, exportFinalizer) {
 		// Stored before a Job can write an export; the update event brings us back.
 		return ctrl.Result{}, r.Update(ctx, dsr)
 	}

@@ -163,8 +163,24 @@ func TestAccessRequestRunsOnceAndItsExportExpires(t *testing.T) {
 	}
 	runRequestJob(t, cleanup, true, testClock.Now(), testClock.Now(), `{"subcommand":"dsr","mode":"delete-export","result":"Succeeded"}`)
 	eventually(t, wait, conditionIs(req, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonExportDeleted))
-	if req.Status.Export.DeletedAt == nil || slices.Contains(req.Finalizers, exportFinalizer) {
-		t.Errorf("after the deletion: export %+v finalizers %v", req.Status.Export, req.Finalizers)
+	eventually(t, wait, func() error {
+		if err := get(req); err != nil {
+			return err
+		}
+		if req.Status.Export.DeletedAt == nil || slices.Contains(req.Finalizers, exportFinalizer) {
+			return fmt.Errorf("after the deletion: export %+v finalizers %v", req.Status.Export, req.Finalizers)
+		}
+		return nil
+	})
+	// Settled: nothing more to do, so nothing more is written.
+	settle(t)
+	before := writes.snapshot()
+	update(t, req, func() { req.Labels["touch"] = "2" })
+	time.Sleep(time.Second)
+	for path, n := range writes.snapshot() {
+		if strings.Contains(path, "/namespaces/"+ns+"/") && n != before[path] {
+			t.Errorf("a reconcile of a finished request wrote %s %d times", path, n-before[path])
+		}
 	}
 	var reasons []string
 	for _, e := range recorder.of(ns, req.Name) {

@@ -62,6 +62,9 @@ type keyTrimCheck struct {
 	// lost) makes the next reconcile look again and record what happened.
 	minDecryption int
 	next          time.Time
+	// announced is the newest trim an Event told of: a status patch that is lost and
+	// redone does not tell it twice.
+	announced int
 }
 
 func newKeyTrimChecks(now func() time.Time) *keyTrimChecks {
@@ -96,7 +99,24 @@ func (c *keyTrimChecks) remember(uid types.UID, check keyTrimCheck) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	check.announced = max(check.announced, c.checks[uid].announced)
 	c.checks[uid] = check
+}
+
+// announce says whether a trim to minAvailable is yet to be told of, and notes it told.
+func (c *keyTrimChecks) announce(uid types.UID, minAvailable int) bool {
+	if c == nil {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	last := c.checks[uid]
+	if last.announced >= minAvailable {
+		return false
+	}
+	last.announced = minAvailable
+	c.checks[uid] = last
+	return true
 }
 
 // shreddingBasis is what the operator knows, without asking Vault, about which versions
@@ -243,7 +263,7 @@ func (r *HelpdeskInstanceReconciler) reconcileKeyTrim(ctx context.Context, scope
 		if len(enc.Trims) > maxTrimRecords {
 			enc.Trims = enc.Trims[:maxTrimRecords]
 		}
-		if r.Recorder != nil {
+		if r.Recorder != nil && r.KeyTrims.announce(inst.UID, kv.MinAvailable) {
 			r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "KeyVersionsTrimmed", "CryptoShredding",
 				"Crypto-shredding trimmed %s; any copy of those backups, wherever it is, can no longer be decrypted", message)
 		}
