@@ -33,7 +33,8 @@ Usage:
   helpdesk-operator gate [flags]        the access gate in front of one helpdesk (SSO, MFA, sessions)
   helpdesk-operator copy-binary DEST    copy this binary to DEST (init containers of job pods)
   helpdesk-operator retention [flags]   apply retention rules inside an instance's database (run by a CronJob)
-  helpdesk-operator dsr [flags]         run a data-subject request: Access, Erasure or Rectification
+  helpdesk-operator dsr [flags]         run a data-subject request: Access, Erasure or Rectification;
+                                        delete or open an Access export (--delete-export, --open-export)
   helpdesk-operator vault-setup [flags] set a Vault up for the operator (administrators, once)
   helpdesk-operator version             print the version
 

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
+	"github.com/privatedesk/helpdesk-operator/internal/backup"
 )
 
 func equalJSON(a, b any) bool {
@@ -151,5 +152,22 @@ func TestDataSubjectExportLocation(t *testing.T) {
 	}
 	if got, want := DataSubjectExportLocation(accessRequest(), pvcPolicy()), "pvc://backups/helpdesk/tenant-a/support/exports/6f1c2d3e-4a5b-4c6d-8e7f-000000000042.tar.zst.age"; got != want {
 		t.Errorf("volume location %q, want %q", got, want)
+	}
+}
+
+// TestExportLocationIsWhereTheEngineWrites: the location the status shows is the object
+// the dsr subcommand writes (internal/backup names it).
+func TestExportLocationIsWhereTheEngineWrites(t *testing.T) {
+	req := accessRequest()
+	id := DataSubjectExportID(req)
+	if err := backup.CheckExportID(id); err != nil {
+		t.Fatalf("a request's export ID is refused by the engine: %v", err)
+	}
+	folder, err := backup.Instance{Namespace: req.Namespace, Name: req.Spec.InstanceName}.Folder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := DataSubjectExportLocation(req, pvcPolicy()), "pvc://backups/helpdesk/"+folder+backup.ExportObjectName(id); got != want {
+		t.Errorf("location %q, the engine writes %q", got, want)
 	}
 }
