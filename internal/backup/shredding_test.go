@@ -218,12 +218,16 @@ func TestExportsLiveBesideBackups(t *testing.T) {
 	rc, _ := instanceDest(t, e).Get(ctx, manifest)
 	text, _ := io.ReadAll(rc)
 	rc.Close()
-	edited := bytes.Replace(text, []byte(`"createdAt": "`), []byte(`"createdAt": "1`), 1)
+	// A valid manifest with one changed field: only the signature can tell.
+	edited := bytes.Replace(text, []byte(`"createdAt": "2`), []byte(`"createdAt": "1`), 1)
+	if bytes.Equal(edited, text) {
+		t.Fatal("the test did not edit the manifest")
+	}
 	if err := instanceDest(t, e).Put(ctx, manifest, bytes.NewReader(edited)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.OpenExport(ctx, id, io.Discard); err == nil {
-		t.Error("an edited export manifest was trusted")
+	if _, err := e.OpenExport(ctx, id, io.Discard); !errors.Is(err, ErrIntegrity) || !strings.Contains(err.Error(), "was edited") {
+		t.Errorf("an edited export manifest: %v", err)
 	}
 	if err := instanceDest(t, e).Put(ctx, manifest, bytes.NewReader(text)); err != nil {
 		t.Fatal(err)
