@@ -100,12 +100,22 @@ func TestBackupListVerifyRestoreThroughEnvAndFlags(t *testing.T) {
 	if first["id"] == "" || first["objects"].(float64) != 2 || first["size"].(float64) <= 0 {
 		t.Fatalf("backup result %v", first)
 	}
+	if first["keyVersion"] != 1.0 || first["oldestKeyVersion"] != 1.0 {
+		t.Errorf("first backup reports key version %v, oldest kept %v; want 1 and 1", first["keyVersion"], first["oldestKeyVersion"])
+	}
+	// The key rotates; once the first backup is pruned, no kept backup needs version 1.
+	if _, err := client.Logical().WriteWithContext(ctx, "transit/keys/helpdesk-ns-desk/rotate", nil); err != nil {
+		t.Fatal(err)
+	}
 	second, err := runMain(t, "backup")
 	if err != nil {
 		t.Fatalf("second backup: %v", err)
 	}
 	if d := second["deleted"].([]any); len(d) != 1 || d[0] != first["id"] {
 		t.Fatalf("keep-last 1 deleted %v, want the first backup", second["deleted"])
+	}
+	if second["keyVersion"] != 2.0 || second["oldestKeyVersion"] != 2.0 {
+		t.Errorf("second backup reports key version %v, oldest kept %v; want 2 and 2", second["keyVersion"], second["oldestKeyVersion"])
 	}
 	list, err := runMain(t, "list")
 	if err != nil || len(list["backups"].([]any)) != 1 || list["ignoredManifests"] != 0.0 {
