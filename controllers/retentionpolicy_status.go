@@ -124,7 +124,10 @@ func (r *RetentionPolicyReconciler) observe(ctx context.Context, policy *v1alpha
 	policy.Status.Instances = nil
 	policy.Status.LastRun = nil
 	for _, e := range executions {
-		policy.Status.Instances = append(policy.Status.Instances, v1alpha1.RetentionInstanceStatus{Name: e.inst.Name, CronJob: e.cronJob, LastRun: e.lastRun})
+		// The schema bounds the list; Ready and lastRun still judge every instance.
+		if len(policy.Status.Instances) < maxRetentionInstances {
+			policy.Status.Instances = append(policy.Status.Instances, v1alpha1.RetentionInstanceStatus{Name: e.inst.Name, CronJob: e.cronJob, LastRun: e.lastRun})
+		}
 		if e.lastRun != nil && (policy.Status.LastRun == nil || runEnd(e.lastRun).After(runEnd(policy.Status.LastRun))) {
 			policy.Status.LastRun = e.lastRun.DeepCopy()
 		}
@@ -222,6 +225,9 @@ func retentionRun(instance string, run finishedRun, message string) *v1alpha1.Re
 	}
 	return rec
 }
+
+// maxRetentionInstances is the schema's bound on status.instances.
+const maxRetentionInstances = 256
 
 // Results of retention runs, as the engine writes them.
 const (
