@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -63,7 +64,7 @@ func (r *HelpdeskInstanceReconciler) reconcileNetwork(ctx context.Context, scope
 	for _, problem := range resources.EgressProblems(scope.inst, r.Resources) {
 		scope.report(v1alpha1.ReasonEgressNotAllowed, problem+"; that egress stays closed")
 	}
-	for _, policy := range resources.NetworkPolicies(scope.inst, scope.profile, r.Resources) {
+	for _, policy := range resources.NetworkPolicies(scope.inst, scope.profile, r.Resources, resources.AccessPlan{}) {
 		if _, err := r.Applier.Apply(ctx, policy); err != nil {
 			setCondition(scope.inst, v1alpha1.ConditionNetworkIsolated, metav1.ConditionFalse, v1alpha1.ReasonApplyFailed,
 				fmt.Sprintf("NetworkPolicy %s could not be applied; the instance is not isolated until it is: %s", policy.Name, apiReason(err)))
@@ -330,16 +331,28 @@ func (r *HelpdeskInstanceReconciler) reconcileExposure(ctx context.Context, scop
 			reason, problem = v1alpha1.ReasonHostnameConflict, fmt.Sprintf("spec.hostname %q is already served by HelpdeskInstance %s; choose another hostname", inst.Spec.Hostname, owner)
 		}
 	}
-	ingress := resources.Ingress(inst, scope.profile, r.Resources)
+	plan := resources.PlanAccess(inst, nil, scope.profile, r.Resources)
 	if problem != "" {
 		if reason != v1alpha1.ReasonNotEnforced {
 			scope.report(reason, problem+"; the instance is not exposed")
 		}
-		_, err := r.Applier.Delete(ctx, ingress)
-		return err
+		plan.Exposed = false
 	}
-	_, err := r.Applier.Apply(ctx, ingress)
-	return err
+	desired := map[string]bool{}
+	for _, obj := range resources.Exposure(inst, scope.profile, r.Resources, plan) {
+		desired[obj.GetName()] = true
+		if _, err := r.Applier.Apply(ctx, obj); err != nil {
+			return err
+		}
+	}
+	for _, name := range []string{resources.NamesFor(inst).App, resources.AccessNamesFor(inst).AgentRoute} {
+		if !desired[name] {
+			if _, err := r.Applier.Delete(ctx, &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: inst.Namespace, Name: name}}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // hostnameOwner is the instance that owns inst's hostname when it is not inst itself: the

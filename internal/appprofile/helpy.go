@@ -140,6 +140,9 @@ func helpy() Profile {
 		UploadsPath: "/helpy/public/uploads",
 		ConfigFiles: helpyConfigFiles(),
 		WorkingDir:  "/helpy",
+		// config/routes.rb: namespace :admin (the agent UI and its root /admin) sits outside
+		// the localized scope, and the Grape API is mounted under /api.
+		AgentPathPrefixes: []string{"/admin", "/api"},
 		// GET / answers 301 (a locale redirect) after reading settings from the database.
 		HTTPProbePath:         "/",
 		StartupTimeoutSeconds: 600,

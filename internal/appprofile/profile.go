@@ -63,6 +63,11 @@ type Profile struct {
 	// WorkingDir of the application containers.
 	WorkingDir string
 
+	// AgentPathPrefixes are the paths of the agent and admin UI and of the API whose keys
+	// are agent credentials. They are routed apart from the customer portal, carry the
+	// agent allow-list, and need a session at the access gate. Clean absolute paths.
+	AgentPathPrefixes []string
+
 	// HTTPProbePath is requested by the readiness probe, with HTTPProbeHeaders. The
 	// builders add a Host header with the instance's hostname (see resources).
 	HTTPProbePath    string
