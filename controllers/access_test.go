@@ -206,7 +206,9 @@ func TestSharedAccessPolicyIsEnforcedOnEveryInstance(t *testing.T) {
 		}
 	}
 	edge := &netpol.Pod{Namespace: "ingress-nginx", Name: "controller", IP: "10.9.0.1", Labels: map[string]string{"app.kubernetes.io/name": "ingress-nginx"}}
-	allowed := func(src, dst netpol.Endpoint, port int32) bool { return cluster.Allowed(src, dst, corev1.ProtocolTCP, port) }
+	allowed := func(src, dst netpol.Endpoint, port int32) bool {
+		return cluster.Allowed(src, dst, corev1.ProtocolTCP, port)
+	}
 	for _, c := range []struct {
 		src, dst netpol.Endpoint
 		port     int32
