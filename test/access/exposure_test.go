@@ -343,7 +343,9 @@ func TestUnsupportedExposureFailsClosed(t *testing.T) {
 		if len(agent.Spec.Rules[0].BackendRefs) != 0 {
 			t.Errorf("the closed agent route leads to %v", agent.Spec.Rules[0].BackendRefs)
 		}
-		eventually(t, wait, func() error { return get(&gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "desk-portal"}}) })
+		eventually(t, wait, func() error {
+			return get(&gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "desk-portal"}})
+		})
 		eventually(t, wait, conditionIs(policy, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNotEnforced))
 		if msg := meta.FindStatusCondition(policy.Status.Conditions, v1alpha1.ConditionReady).Message; !strings.Contains(msg, "instance desk: allowList AllowListUnsupported") {
 			t.Errorf("policy Ready: %s", msg)
@@ -386,7 +388,9 @@ func TestSwitchingTheExposureRemovesTheOldRoutes(t *testing.T) {
 	eventually(t, wait, func() error { return get(portal) })
 	stop()
 	startOperator(t, ns, "--exposure=gateway", "--gateway=edge/public", "--gateway-implementation=envoy-gateway")
-	eventually(t, wait, func() error { return get(&gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "desk-portal"}}) })
+	eventually(t, wait, func() error {
+		return get(&gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "desk-portal"}})
+	})
 	eventually(t, wait, gone(portal))
 	eventually(t, wait, gone(&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "desk-agent"}}))
 }
