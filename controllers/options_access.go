@@ -56,6 +56,10 @@ func (a *accessFlags) complete(r *resources.Options) error {
 		x.Gateway = resources.GatewayRef{Namespace: ns, Name: name, SectionName: a.gatewayListener}
 	}
 	r.Exposure = x
+	exposureErr := x.Validate()
+	if len(errs) == 0 && exposureErr != nil {
+		errs = append(errs, exposureErr)
+	}
 
 	selector := func(flagName, value string) *metav1.LabelSelector {
 		if value == "" {
@@ -69,7 +73,7 @@ func (a *accessFlags) complete(r *resources.Options) error {
 	}
 	if a.edgeNamespaces == "" {
 		r.IngressController = resources.EdgeDefaults(x)
-		if r.IngressController.NamespaceSelector == nil {
+		if r.IngressController.NamespaceSelector == nil && exposureErr == nil {
 			errs = append(errs, fmt.Errorf("--ingress-namespace-selector is required with the %s exposure: the operator does not know where its pods run", x))
 		}
 	} else {

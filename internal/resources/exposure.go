@@ -65,7 +65,8 @@ func (e ExposureOptions) String() string { return string(e.Mode) + "/" + string(
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 var dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 
-func (e ExposureOptions) validate() error {
+// Validate reports an exposure that cannot work; Options.Validate includes it.
+func (e ExposureOptions) Validate() error {
 	var errs []error
 	switch e.Mode {
 	case ExposureIngress:

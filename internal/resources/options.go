@@ -199,7 +199,7 @@ func (o Options) Validate() error {
 		errs = append(errs, fmt.Errorf("attachments access mode %q: must be ReadWriteOnce or ReadWriteMany", o.AttachmentsAccessMode))
 	}
 	errs = append(errs, o.IngressController.validate("ingress controller", true))
-	errs = append(errs, o.Exposure.validate(), o.Gate.validate())
+	errs = append(errs, o.Exposure.Validate(), o.Gate.validate())
 	errs = append(errs, o.CloudNativePGOperator.validate("CloudNativePG operator", true))
 	errs = append(errs, o.DNS.PeerSelector.validate("DNS", len(o.DNS.CIDRs) == 0))
 	errs = append(errs, validCIDRs("DNS", o.DNS.CIDRs), validPort("DNS", o.DNS.Port))
