@@ -299,7 +299,7 @@ type exposureKinds map[schema.GroupVersionKind]bool
 
 func installedExposureKinds(mapper meta.RESTMapper) exposureKinds {
 	kinds := exposureKinds{}
-	candidates := append([]schema.GroupVersionKind{gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute"), resources.TraefikMiddlewareGVK()},
+	candidates := append([]schema.GroupVersionKind{{Group: gatewayv1.GroupName, Version: "v1", Kind: "HTTPRoute"}, resources.TraefikMiddlewareGVK()},
 		resources.EnvoyGatewayGVKs()...)
 	for _, gvk := range candidates {
 		if _, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err == nil {

@@ -114,12 +114,11 @@ func PlanAccess(inst *v1alpha1.HelpdeskInstance, policy *v1alpha1.AccessPolicy, 
 
 	// SSO, MFA and sessions: the gate.
 	mfaRequired := spec.MFA.Required == nil || *spec.MFA.Required
-	switch {
-	case spec.SSO == nil:
+	if spec.SSO == nil {
 		plan.Parts.SSO = notRequested("no spec.sso: agents sign in with the app's own accounts")
 		plan.Parts.Session = notEnforced(v1alpha1.ReasonSessionNeedsSSO,
 			"session limits are enforced by the access gate, which runs only with spec.sso; the app's own sign-in has no idle timeout")
-	default:
+	} else {
 		provider := ssoProvider(spec.SSO)
 		msg := provider + " sign-in through the instance's access gate in front of every path; only signed-in agents reach " + closedPaths(prof)
 		if o := spec.SSO.OIDC; o != nil && len(o.AllowedGroups) > 0 {

@@ -55,13 +55,13 @@ const (
 	gateUID         = 65532 // the distroless nonroot user of the operator image
 	gateConfigFile  = "/etc/helpdesk-gate/config.json"
 	gateCookieDir   = "/var/run/helpdesk-gate/cookie"
-	gateIdPDir      = "/var/run/helpdesk-gate/idp"
+	gateIDPDir      = "/var/run/helpdesk-gate/idp"
 	gateConfigKey   = "config.json"
 	gateHashKeyKey  = "hash-key"
 	gateBlockKeyKey = "block-key"
 )
 
-// gateFile is one policy Secret key the gate reads as a file under gateIdPDir.
+// gateFile is one policy Secret key the gate reads as a file under gateIDPDir.
 type gateFile struct {
 	ref  v1alpha1.SecretKeyReference
 	file string
@@ -96,7 +96,7 @@ func GateSecretRefs(policy *v1alpha1.AccessPolicy) []v1alpha1.SecretKeyReference
 	return refs
 }
 
-func idpFile(name string) string { return gateIdPDir + "/" + name }
+func idpFile(name string) string { return gateIDPDir + "/" + name }
 
 // GateConfig renders the gate's configuration from the policy and checks it with the
 // gate's own validation, so a configuration the gate would refuse never reaches a pod.
@@ -269,7 +269,7 @@ func GateDeployment(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, op
 		vols = append(vols, corev1.Volume{Name: "idp", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
 			Sources: sources, DefaultMode: secretMode,
 		}}})
-		mounts = append(mounts, corev1.VolumeMount{Name: "idp", MountPath: gateIdPDir, ReadOnly: true})
+		mounts = append(mounts, corev1.VolumeMount{Name: "idp", MountPath: gateIDPDir, ReadOnly: true})
 	}
 	probe := func(period, failures int32) *corev1.Probe {
 		return &corev1.Probe{

@@ -88,7 +88,7 @@ func object(gvk schema.GroupVersionKind, ns, name string) *unstructured.Unstruct
 func gone(obj client.Object) func() error {
 	return func() error {
 		if err := get(obj); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("%s %s still exists (err %v)", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
+			return fmt.Errorf("%s %s still exists (err %w)", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
 		}
 		return nil
 	}
@@ -301,7 +301,7 @@ func TestTraefikMiddlewares(t *testing.T) {
 							}
 						}
 					}
-					if !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
+					if (len(got) > 0 || len(want) > 0) && !reflect.DeepEqual(got, want) {
 						return fmt.Errorf("the agent route uses Middlewares %v, want %v", got, want)
 					}
 					return nil

@@ -2,6 +2,7 @@ package kubeenv
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -44,14 +45,17 @@ func ModuleDir(module, version string) (string, error) {
 	out, err := cmd.Output()
 	if err != nil {
 		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 			stderr = ee.Stderr
 		}
 		return "", fmt.Errorf("go mod download %s: %w: %s%s", key, err, out, stderr)
 	}
 	var info struct{ Dir, Error string }
-	if err := json.Unmarshal(out, &info); err != nil || info.Dir == "" {
-		return "", fmt.Errorf("go mod download %s: no folder in %q (%v %s)", key, out, err, info.Error)
+	if err := json.Unmarshal(out, &info); err != nil {
+		return "", fmt.Errorf("go mod download %s: %w (%q)", key, err, out)
+	}
+	if info.Dir == "" {
+		return "", fmt.Errorf("go mod download %s: no folder in the answer: %s", key, info.Error)
 	}
 	moduleDirs.Store(key, info.Dir)
 	return info.Dir, nil
