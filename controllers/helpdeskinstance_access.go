@@ -33,6 +33,9 @@ type accessState struct {
 	gateProblem *problem
 	// exposureApplied is true once this reconcile made the routes match the plan.
 	exposureApplied bool
+	// planned is true once the policy was read and plan computed; until then nothing
+	// follows the plan and the access status stays as it was.
+	planned bool
 }
 
 // reconcileAccessGate runs the access gate of an instance whose policy has spec.sso: its
@@ -168,6 +171,9 @@ func objectKey(obj client.Object) string {
 // part's enforcement changes. It only reports, so it runs whatever failed before it.
 func (r *HelpdeskInstanceReconciler) reconcileAccessStatus(ctx context.Context, scope *instanceScope) error {
 	inst, state := scope.inst, scope.access
+	if !state.planned {
+		return nil
+	}
 	previous := inst.Status.Access.DeepCopy()
 	if !state.plan.Referenced {
 		inst.Status.Access = nil

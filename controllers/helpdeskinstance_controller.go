@@ -137,13 +137,15 @@ func (r *HelpdeskInstanceReconciler) phases() []phase {
 	podSafety := []string{phaseNetwork, phaseEncryption, phaseRestoreSource, phasePrerequisites}
 	return []phase{
 		{name: phasePolicies, run: r.reconcilePolicyReferences},
-		{name: phaseNetwork, run: r.reconcileNetwork},
+		// The perimeter, the gate and the routes follow the access policy: when it cannot be
+		// read, they stay as they are rather than fall back to no policy at all.
+		{name: phaseNetwork, run: r.reconcileNetwork, requires: []string{phasePolicies}},
 		{name: phaseEncryption, run: r.reconcileEncryption},
 		{name: phaseRestoreSource, run: r.reconcileRestoreSource},
 		{name: phasePrerequisites, run: r.reconcilePodPrerequisites, requires: []string{phaseRestoreSource}},
 		{name: phaseDatabase, run: r.reconcileDatabase, requires: []string{phaseNetwork}, condition: v1alpha1.ConditionDatabaseReady},
 		{name: phaseApp, run: r.reconcileApp, requires: append(podSafety, phaseDatabase), condition: v1alpha1.ConditionAppReady},
-		{name: phaseAccessGate, run: r.reconcileAccessGate, requires: []string{phaseNetwork, phaseEncryption}},
+		{name: phaseAccessGate, run: r.reconcileAccessGate, requires: []string{phasePolicies, phaseNetwork, phaseEncryption}},
 		{name: phaseExposure, run: r.reconcileExposure, requires: []string{phaseNetwork}},
 		{name: phaseBackups, run: r.reconcileBackups, requires: podSafety},
 		{name: phaseAccessStatus, run: r.reconcileAccessStatus},

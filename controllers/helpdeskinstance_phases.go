@@ -53,6 +53,7 @@ func (r *HelpdeskInstanceReconciler) reconcilePolicyReferences(ctx context.Conte
 	// What the access policy becomes on this cluster's exposure; the phases that build the
 	// perimeter, the gate and the routes follow it.
 	scope.access.plan = resources.PlanAccess(scope.inst, scope.access.policy, scope.profile, r.Resources)
+	scope.access.planned = true
 	for _, p := range scope.access.plan.Problems {
 		scope.report(v1alpha1.ReasonEgressNotAllowed, p)
 	}
