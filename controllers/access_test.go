@@ -506,3 +506,140 @@ func keysOf(m map[string]any) []string {
 	}
 	return out
 }
+
+// TestAppSettingsAreWrittenByAJobAndRollTheApp: the extension allow-list and reCAPTCHA go
+// to Helpy's settings through a Job of the operator's binary once the database is
+// migrated; the parts are enforced when it succeeded, and only then do the app pods roll.
+// New values make a new Job; the old one goes once the new one succeeded.
+func TestAppSettingsAreWrittenByAJobAndRollTheApp(t *testing.T) {
+	ns := newNamespace(t)
+	mustCreate(t, secret(ns, "captcha", map[string]string{"secret-key": "captcha-private-key-never-shown"}))
+	policy := &v1alpha1.AccessPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "agents"}, Spec: v1alpha1.AccessPolicySpec{
+		MFA:     v1alpha1.MFASpec{Required: ptr.To(false)},
+		Uploads: v1alpha1.UploadSpec{AllowedExtensions: []string{"pdf", "png"}},
+		BotProtection: &v1alpha1.BotProtectionSpec{Captcha: &v1alpha1.CaptchaSpec{
+			Provider: "ReCaptcha", SiteKey: "6LcSiteKey", SecretKeyRef: v1alpha1.SecretKeyReference{Name: "captcha", Key: "secret-key"},
+		}},
+	}}
+	mustCreate(t, policy)
+	inst := newInstance(ns, "desk", withAccessPolicy("agents"))
+	mustCreate(t, inst)
+	markDatabaseReady(t, inst)
+	// Before the migration, nothing is written and the parts say they wait.
+	eventually(t, wait, func() error {
+		if err := get(inst); err != nil {
+			return err
+		}
+		if a := inst.Status.Access; a == nil || a.Uploads.Reason != v1alpha1.ReasonSettingsPending || a.BotProtection.Reason != v1alpha1.ReasonSettingsPending {
+			return fmt.Errorf("status.access %+v", a)
+		}
+		return nil
+	})
+	settingsJobs := func() []batchv1.Job {
+		list := &batchv1.JobList{}
+		if err := k8sClient.List(context.Background(), list, client.InNamespace(ns), client.MatchingLabels{resources.LabelComponent: resources.ComponentSettings}); err != nil {
+			t.Fatal(err)
+		}
+		return list.Items
+	}
+	if n := len(settingsJobs()); n != 0 {
+		t.Fatalf("%d settings Jobs before the migration", n)
+	}
+	completeMigration(t, inst)
+	markDeploymentAvailable(t, inst, 1)
+	var job batchv1.Job
+	eventually(t, wait, func() error {
+		jobs := settingsJobs()
+		if len(jobs) != 1 {
+			return fmt.Errorf("%d settings Jobs", len(jobs))
+		}
+		job = jobs[0]
+		return nil
+	})
+	c := job.Spec.Template.Spec.Containers[0]
+	args := strings.Join(c.Command, " ")
+	if !strings.HasPrefix(args, "/helpdesk-operator app-settings") || !strings.Contains(args, `"settings.extension_whitelist":"pdf,png"`) ||
+		!strings.Contains(args, `"settings.recaptcha_enabled":"1"`) || !strings.Contains(args, "--secret-setting=settings.recaptcha_api_key=SETTING_SECRET_0") {
+		t.Errorf("settings Job command: %s", args)
+	}
+	if ref := c.Env[0].ValueFrom.SecretKeyRef; ref == nil || ref.Name != "captcha" || ref.Key != "secret-key" {
+		t.Errorf("the captcha key does not come from the policy's Secret: %+v", c.Env)
+	}
+	if strings.Contains(fmt.Sprintf("%+v", job.Spec), "captcha-private-key-never-shown") {
+		t.Error("the Job spec holds the captcha key")
+	}
+	if job.Spec.Template.Labels[resources.LabelHelpdeskRole] != resources.RoleJob {
+		t.Errorf("the settings pods are not under the jobs' NetworkPolicy: %v", job.Spec.Template.Labels)
+	}
+	deployment := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.NamesFor(inst).App}}
+	hashOf := func() string {
+		if err := get(deployment); err != nil {
+			t.Fatal(err)
+		}
+		return deployment.Spec.Template.Annotations[resources.AnnotationConfigHash]
+	}
+	before := hashOf()
+	settle(t)
+	if hashOf() != before {
+		t.Error("the app rolled before the settings were written")
+	}
+
+	now := time.Now()
+	finishJob(t, &job, now, now, true)
+	eventually(t, wait, func() error {
+		if err := get(inst); err != nil {
+			return err
+		}
+		a := inst.Status.Access
+		if a.Uploads.State != v1alpha1.AccessPartEnforced || a.BotProtection.State != v1alpha1.AccessPartEnforced {
+			return fmt.Errorf("uploads %+v, botProtection %+v", a.Uploads, a.BotProtection)
+		}
+		return nil
+	})
+	eventually(t, wait, func() error {
+		if hashOf() == before {
+			return fmt.Errorf("the app did not roll after its settings changed")
+		}
+		return nil
+	})
+
+	// New values: a new Job; the old one stays until it succeeded.
+	update(t, policy, func() { policy.Spec.Uploads.AllowedExtensions = []string{"pdf"} })
+	eventually(t, wait, func() error {
+		if n := len(settingsJobs()); n != 2 {
+			return fmt.Errorf("%d settings Jobs, want the old and the new", n)
+		}
+		return nil
+	})
+	eventually(t, wait, func() error {
+		if err := get(inst); err != nil {
+			return err
+		}
+		if r := inst.Status.Access.Uploads.Reason; r != v1alpha1.ReasonSettingsPending {
+			return fmt.Errorf("uploads is %q while the new allow-list is being written", r)
+		}
+		return nil
+	})
+	for _, j := range settingsJobs() {
+		if j.Name != job.Name {
+			finishJob(t, &j, time.Now(), time.Now().Add(time.Second), true)
+		}
+	}
+	eventually(t, wait, func() error {
+		jobs := settingsJobs()
+		if len(jobs) != 1 || jobs[0].Name == job.Name {
+			return fmt.Errorf("settings Jobs %d, the old one still there", len(jobs))
+		}
+		return nil
+	})
+	// Without SSO the session part is the only one left unenforced.
+	eventually(t, wait, func() error {
+		if err := conditionIs(inst, v1alpha1.ConditionAccessEnforced, metav1.ConditionFalse, v1alpha1.ReasonSessionNeedsSSO)(); err != nil {
+			return err
+		}
+		if msg := meta.FindStatusCondition(inst.Status.Conditions, v1alpha1.ConditionAccessEnforced).Message; strings.Contains(msg, "uploads") || strings.Contains(msg, "botProtection") {
+			return fmt.Errorf("AccessEnforced: %s", msg)
+		}
+		return nil
+	})
+}

@@ -36,6 +36,13 @@ type accessState struct {
 	// planned is true once the policy was read and plan computed; until then nothing
 	// follows the plan and the access status stays as it was.
 	planned bool
+	// migrated is true once the database is migrated for the wanted image.
+	migrated bool
+	// settings is how far the app settings the policy decides are written; nil when
+	// none are wanted or the phase did not run.
+	settings *problem
+	// settingsRan is true once the settings phase decided this reconcile.
+	settingsRan bool
 }
 
 // reconcileAccessGate runs the access gate of an instance whose policy has spec.sso: its
@@ -181,6 +188,20 @@ func (r *HelpdeskInstanceReconciler) reconcileAccessStatus(ctx context.Context, 
 		return nil
 	}
 	parts := state.plan.Parts
+	if s := state.plan.Settings; s != nil && s.Requested {
+		p := state.settings
+		if !state.settingsRan {
+			p = &problem{v1alpha1.ReasonSettingsPending, "the app settings cannot be written before the app's database, keys and migration are in place"}
+		}
+		if p != nil {
+			if s.Extensions && parts.Uploads.State == v1alpha1.AccessPartEnforced {
+				parts.Uploads = v1alpha1.AccessPartStatus{State: v1alpha1.AccessPartNotEnforced, Reason: p.reason, Message: "the extension allow-list: " + p.message}
+			}
+			if s.Captcha && parts.BotProtection.State == v1alpha1.AccessPartEnforced {
+				parts.BotProtection = v1alpha1.AccessPartStatus{State: v1alpha1.AccessPartNotEnforced, Reason: p.reason, Message: "the captcha: " + p.message}
+			}
+		}
+	}
 	if p := state.gateProblem; p != nil {
 		for _, part := range []*v1alpha1.AccessPartStatus{&parts.SSO, &parts.MFA, &parts.Session} {
 			if part.State == v1alpha1.AccessPartEnforced {

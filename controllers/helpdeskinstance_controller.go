@@ -117,6 +117,7 @@ const (
 	phaseBackups       = "Backups"
 	phaseAccessGate    = "AccessGate"
 	phaseAccessStatus  = "AccessStatus"
+	phaseAppSettings   = "AppSettings"
 )
 
 // phase is one step of a reconcile. A phase that starts pods (or exposes them) runs only
@@ -145,6 +146,7 @@ func (r *HelpdeskInstanceReconciler) phases() []phase {
 		{name: phasePrerequisites, run: r.reconcilePodPrerequisites, requires: []string{phaseRestoreSource}},
 		{name: phaseDatabase, run: r.reconcileDatabase, requires: []string{phaseNetwork}, condition: v1alpha1.ConditionDatabaseReady},
 		{name: phaseApp, run: r.reconcileApp, requires: append(podSafety, phaseDatabase), condition: v1alpha1.ConditionAppReady},
+		{name: phaseAppSettings, run: r.reconcileAppSettings, requires: append(podSafety, phasePolicies, phaseApp)},
 		{name: phaseAccessGate, run: r.reconcileAccessGate, requires: []string{phasePolicies, phaseNetwork, phaseEncryption}},
 		{name: phaseExposure, run: r.reconcileExposure, requires: []string{phaseNetwork}},
 		{name: phaseBackups, run: r.reconcileBackups, requires: podSafety},

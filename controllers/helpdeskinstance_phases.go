@@ -215,6 +215,7 @@ func (r *HelpdeskInstanceReconciler) reconcileApp(ctx context.Context, scope *in
 		return err
 	}
 	migrated, err := r.reconcileMigration(ctx, scope, appReady)
+	scope.access.migrated = migrated
 	if err != nil || (!migrated && exists) {
 		return err
 	}
@@ -224,7 +225,11 @@ func (r *HelpdeskInstanceReconciler) reconcileApp(ctx context.Context, scope *in
 	if err := r.Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: names.DatabaseAppSecret}, databaseSecret); client.IgnoreNotFound(err) != nil {
 		return err
 	}
-	hash := resources.ConfigHash(scope.profile, resources.ConfigInputs{AppSecrets: scope.secrets, DatabaseSecretVersion: databaseSecret.ResourceVersion})
+	settings, err := r.appliedSettings(ctx, inst)
+	if err != nil {
+		return err
+	}
+	hash := resources.ConfigHash(scope.profile, resources.ConfigInputs{AppSecrets: scope.secrets, DatabaseSecretVersion: databaseSecret.ResourceVersion, Settings: settings})
 	desired := resources.Deployment(inst, scope.profile, r.Resources, hash)
 	if !migrated {
 		desired.Spec.Replicas = ptr.To[int32](0)

@@ -132,12 +132,15 @@ const (
 	ReasonSessionNeedsSSO = "SessionNeedsSSO"
 	// ReasonUploadLimitUnsupported: the exposure cannot limit request bodies.
 	ReasonUploadLimitUnsupported = "UploadLimitUnsupported"
-	// ReasonExtensionsNotEnforced: spec.uploads.allowedExtensions is not written to the app.
-	ReasonExtensionsNotEnforced = "ExtensionsNotEnforced"
+	// ReasonExtensionsUnsupported: the app profile has no setting for allowed extensions.
+	ReasonExtensionsUnsupported = "ExtensionsUnsupported"
+	// ReasonSettingsPending: the app settings the policy decides are being written (the
+	// settings Job runs, or waits for the database, its migration or a Secret).
+	ReasonSettingsPending = "SettingsPending"
+	// ReasonSettingsFailed: the Job that writes the app settings failed.
+	ReasonSettingsFailed = "SettingsFailed"
 	// ReasonCaptchaProviderUnsupported: the app supports another captcha provider only.
 	ReasonCaptchaProviderUnsupported = "CaptchaProviderUnsupported"
-	// ReasonCaptchaNotEnforced: the captcha is not written to the app.
-	ReasonCaptchaNotEnforced = "CaptchaNotEnforced"
 	// ReasonHoneypotUnsupported: no honeypot mechanism exists for the app.
 	ReasonHoneypotUnsupported = "HoneypotUnsupported"
 	// ReasonGateConfigInvalid: the gate configuration rendered from the policy is refused;

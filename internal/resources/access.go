@@ -56,6 +56,26 @@ type AccessPlan struct {
 	Problems []string
 	// Parts report every part of the policy.
 	Parts v1alpha1.AccessEnforcement
+	// Settings are the app settings the policy decides; nil when the app has no settings
+	// store or there is no policy.
+	Settings *AppSettings
+}
+
+// AppSettings are values the operator writes into the app's settings store.
+type AppSettings struct {
+	// Table is the store (appprofile.SettingsStore.Table).
+	Table string
+	// Values are public values by setting name.
+	Values map[string]string
+	// Secrets are the policy's Secret keys whose values a setting takes; only the Job
+	// that writes them reads them.
+	Secrets map[string]v1alpha1.SecretKeyReference
+	// Requested: the policy asks for something in these settings (an extension
+	// allow-list, the app's captcha). Without it the values are the app's defaults,
+	// written only to undo what an earlier policy asked for.
+	Requested bool
+	// Extensions and Captcha say which parts wait for the values to be written.
+	Extensions, Captcha bool
 }
 
 // Mechanisms, for messages.
@@ -160,21 +180,25 @@ func PlanAccess(inst *v1alpha1.HelpdeskInstance, policy *v1alpha1.AccessPolicy, 
 		uploadReason = v1alpha1.ReasonUploadLimitUnsupported
 		uploadProblems = append(uploadProblems, fmt.Sprintf("the exposure %s cannot limit request bodies, so spec.uploads.maxSize is not enforced", plan.Exposure))
 	}
-	if len(spec.Uploads.AllowedExtensions) > 0 {
+	plan.Settings = appSettings(prof.Settings, spec)
+	extensions := "the app's default list of refused extensions applies"
+	switch {
+	case len(spec.Uploads.AllowedExtensions) > 0 && plan.Settings == nil:
 		if uploadReason == "" {
-			uploadReason = v1alpha1.ReasonExtensionsNotEnforced
+			uploadReason = v1alpha1.ReasonExtensionsUnsupported
 		}
-		uploadProblems = append(uploadProblems, "spec.uploads.allowedExtensions is not written to the app by this operator version (the app's own default list of refused extensions applies)")
+		uploadProblems = append(uploadProblems, "spec.uploads.allowedExtensions: the app profile has no setting for them")
+	case len(spec.Uploads.AllowedExtensions) > 0:
+		extensions = fmt.Sprintf("the app accepts only %d extension(s) (%s)", len(spec.Uploads.AllowedExtensions), prof.Settings.ExtensionAllowList)
 	}
 	if uploadReason != "" {
 		plan.Parts.Uploads = notEnforced(uploadReason, strings.Join(uploadProblems, "; "))
 	} else {
-		plan.Parts.Uploads = enforced(fmt.Sprintf("request bodies above %s are refused at the edge (%s); the app's default list of refused extensions applies",
-			maxSize.String(), e.mechanism()))
+		plan.Parts.Uploads = enforced(fmt.Sprintf("request bodies above %s are refused at the edge (%s); %s", maxSize.String(), e.mechanism(), extensions))
 	}
 
 	// Bot protection, in the app.
-	plan.Parts.BotProtection = botProtection(spec.BotProtection)
+	plan.Parts.BotProtection = botProtection(spec.BotProtection, prof.Settings)
 
 	if len(closeReasons) > 0 {
 		switch {
@@ -195,7 +219,7 @@ func PlanAccess(inst *v1alpha1.HelpdeskInstance, policy *v1alpha1.AccessPolicy, 
 // WantsAccessStatus reports whether the instance reports access enforcement.
 func (p AccessPlan) WantsAccessStatus() bool { return p.Referenced }
 
-func botProtection(b *v1alpha1.BotProtectionSpec) v1alpha1.AccessPartStatus {
+func botProtection(b *v1alpha1.BotProtectionSpec, store appprofile.SettingsStore) v1alpha1.AccessPartStatus {
 	if b == nil {
 		return notRequested("no spec.botProtection")
 	}
@@ -207,17 +231,47 @@ func botProtection(b *v1alpha1.BotProtectionSpec) v1alpha1.AccessPartStatus {
 		}
 		problems = append(problems, msg)
 	}
-	if c := b.Captcha; c != nil {
-		if c.Provider != "ReCaptcha" {
-			add(v1alpha1.ReasonCaptchaProviderUnsupported, fmt.Sprintf("captcha provider %s: Helpy supports reCAPTCHA only (provider ReCaptcha)", c.Provider))
-		} else {
-			add(v1alpha1.ReasonCaptchaNotEnforced, "the reCAPTCHA keys are not written to the app's settings by this operator version")
+	if c := b.Captcha; c != nil && string(c.Provider) != store.CaptchaProvider {
+		supported := "no captcha provider"
+		if store.CaptchaProvider != "" {
+			supported = "provider " + store.CaptchaProvider + " only"
 		}
+		add(v1alpha1.ReasonCaptchaProviderUnsupported, fmt.Sprintf("captcha provider %s: the app supports %s", c.Provider, supported))
 	}
 	if b.Honeypot {
 		add(v1alpha1.ReasonHoneypotUnsupported, "spec.botProtection.honeypot: Helpy has no honeypot and this operator provides none yet")
 	}
+	if reason == "" && b.Captcha == nil {
+		return notRequested("neither a captcha nor the honeypot")
+	}
+	if reason == "" {
+		return enforced(fmt.Sprintf("the app checks a %s captcha on anonymous ticket submissions (%s, %s)", b.Captcha.Provider, store.CaptchaEnabled, store.CaptchaSiteKey))
+	}
 	return notEnforced(reason, strings.Join(problems, "; "))
+}
+
+// appSettings are the values the policy decides in the app's settings store: the
+// extension allow-list and the captcha, with the app's defaults for what it does not ask.
+func appSettings(store appprofile.SettingsStore, spec v1alpha1.AccessPolicySpec) *AppSettings {
+	if store.Table == "" {
+		return nil
+	}
+	s := &AppSettings{Table: store.Table, Values: map[string]string{
+		store.ExtensionAllowList: strings.Join(spec.Uploads.AllowedExtensions, ","),
+		store.CaptchaEnabled:     "0",
+		store.CaptchaSiteKey:     "",
+		store.CaptchaSecretKey:   "",
+	}}
+	s.Extensions = len(spec.Uploads.AllowedExtensions) > 0
+	if b := spec.BotProtection; b != nil && b.Captcha != nil && string(b.Captcha.Provider) == store.CaptchaProvider {
+		s.Captcha = true
+		s.Values[store.CaptchaEnabled] = "1"
+		s.Values[store.CaptchaSiteKey] = b.Captcha.SiteKey
+		delete(s.Values, store.CaptchaSecretKey)
+		s.Secrets = map[string]v1alpha1.SecretKeyReference{store.CaptchaSecretKey: b.Captcha.SecretKeyRef}
+	}
+	s.Requested = s.Extensions || s.Captcha
+	return s
 }
 
 func enforced(msg string) v1alpha1.AccessPartStatus {

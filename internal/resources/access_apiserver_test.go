@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -73,11 +74,18 @@ func TestAccessObjectsAreValidOnTheAPIServer(t *testing.T) {
 						t.Errorf("%s %s: the server kept %v of %v (a field the CRD does not know?)", u.GetKind(), u.GetName(), u.Object["spec"], want["spec"])
 					}
 				}
-				if d, ok := obj.(*appsv1.Deployment); ok {
-					pod := &corev1.Pod{ObjectMeta: d.Spec.Template.ObjectMeta, Spec: d.Spec.Template.Spec}
-					pod.Name, pod.Namespace = "gate", ns
+				var tmpl *corev1.PodTemplateSpec
+				switch o := obj.(type) {
+				case *appsv1.Deployment:
+					tmpl = &o.Spec.Template
+				case *batchv1.Job:
+					tmpl = &o.Spec.Template
+				}
+				if tmpl != nil {
+					pod := &corev1.Pod{ObjectMeta: tmpl.ObjectMeta, Spec: tmpl.Spec}
+					pod.Name, pod.Namespace = strings.ToLower(u.GetKind()), ns
 					if err := c.Create(ctx, pod, client.DryRunAll); err != nil {
-						t.Errorf("the gate pod is refused: %v", err)
+						t.Errorf("the %s pod is refused: %v", u.GetName(), err)
 					}
 				}
 			}

@@ -32,7 +32,10 @@ func oidcPolicy() *v1alpha1.AccessPolicy {
 			},
 			MFA:     v1alpha1.MFASpec{Required: ptr.To(true), Methods: []v1alpha1.MFAMethod{"TOTP", "WebAuthn"}},
 			Session: v1alpha1.SessionSpec{IdleTimeout: &metav1.Duration{Duration: 30 * time.Minute}, AbsoluteTimeout: &metav1.Duration{Duration: 10 * time.Hour}},
-			Uploads: v1alpha1.UploadSpec{MaxSize: ptr.To(resource.MustParse("10Mi"))},
+			Uploads: v1alpha1.UploadSpec{MaxSize: ptr.To(resource.MustParse("10Mi")), AllowedExtensions: []string{"pdf", "png"}},
+			BotProtection: &v1alpha1.BotProtectionSpec{Captcha: &v1alpha1.CaptchaSpec{
+				Provider: "ReCaptcha", SiteKey: "6LcSiteKey", SecretKeyRef: v1alpha1.SecretKeyReference{Name: "captcha", Key: "secret-key"},
+			}},
 		},
 	}
 }
@@ -106,6 +109,9 @@ func accessObjects(inst *v1alpha1.HelpdeskInstance, policy *v1alpha1.AccessPolic
 		}
 		out = append(out, GateServiceAccount(inst, prof, opts), secret,
 			GateDeployment(inst, prof, opts, policy, GateConfigHash(secret, in)), GateService(inst, prof, opts))
+	}
+	if s := plan.Settings; s != nil && s.Requested {
+		out = append(out, SettingsJob(inst, prof, opts, *s, map[string]string{"captcha": "7"}))
 	}
 	for _, np := range NetworkPolicies(inst, prof, opts, plan) {
 		if np.Name == NamesFor(inst).PolicyApp || np.Name == AccessNamesFor(inst).Gate {

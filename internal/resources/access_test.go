@@ -332,3 +332,44 @@ func kindOf(t *testing.T, obj runtime.Object) string {
 	t.Helper()
 	return obj.GetObjectKind().GroupVersionKind().Kind
 }
+
+// TestAppSettingsFollowThePolicy: the extension allow-list and reCAPTCHA become Helpy's
+// settings; another captcha provider is refused and leaves reCAPTCHA off; a policy that
+// asks for neither writes the defaults (only used where settings were written before).
+func TestAppSettingsFollowThePolicy(t *testing.T) {
+	prof := helpyProfile(t)
+	plan := PlanAccess(guarded(oidcPolicy()), oidcPolicy(), prof, testOptions())
+	s := plan.Settings
+	if s == nil || !s.Requested || !s.Extensions || !s.Captcha || s.Values["settings.extension_whitelist"] != "pdf,png" ||
+		s.Values["settings.recaptcha_enabled"] != "1" || s.Secrets["settings.recaptcha_api_key"].Name != "captcha" {
+		t.Fatalf("settings %+v", s)
+	}
+	if _, leaked := s.Values["settings.recaptcha_api_key"]; leaked {
+		t.Error("the captcha's secret key is a public value")
+	}
+	if plan.Parts.BotProtection.State != v1alpha1.AccessPartEnforced || plan.Parts.Uploads.State != v1alpha1.AccessPartEnforced {
+		t.Errorf("parts %+v %+v", plan.Parts.BotProtection, plan.Parts.Uploads)
+	}
+	other := oidcPolicy()
+	other.Spec.BotProtection.Captcha.Provider = "HCaptcha"
+	other.Spec.BotProtection.Honeypot = true
+	plan = PlanAccess(guarded(other), other, prof, testOptions())
+	if p := plan.Parts.BotProtection; p.Reason != v1alpha1.ReasonCaptchaProviderUnsupported || !strings.Contains(p.Message, "ReCaptcha only") || !strings.Contains(p.Message, "honeypot") {
+		t.Errorf("HCaptcha with a honeypot: %+v", p)
+	}
+	if plan.Settings.Captcha || plan.Settings.Values["settings.recaptcha_enabled"] != "0" {
+		t.Errorf("an unsupported provider turned reCAPTCHA on: %+v", plan.Settings)
+	}
+	none := oidcPolicy()
+	none.Spec.BotProtection, none.Spec.Uploads.AllowedExtensions = nil, nil
+	plan = PlanAccess(guarded(none), none, prof, testOptions())
+	if plan.Settings.Requested || plan.Settings.Values["settings.extension_whitelist"] != "" {
+		t.Errorf("defaults: %+v", plan.Settings)
+	}
+	// A rotated captcha key is written again; the same inputs are not.
+	a := SettingsHash(*PlanAccess(guarded(oidcPolicy()), oidcPolicy(), prof, testOptions()).Settings, map[string]string{"captcha": "1"})
+	b := SettingsHash(*PlanAccess(guarded(oidcPolicy()), oidcPolicy(), prof, testOptions()).Settings, map[string]string{"captcha": "2"})
+	if a == b || a != SettingsHash(*PlanAccess(guarded(oidcPolicy()), oidcPolicy(), prof, testOptions()).Settings, map[string]string{"captcha": "1"}) {
+		t.Error("the settings hash does not follow the captcha Secret's version")
+	}
+}
