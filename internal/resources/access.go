@@ -78,7 +78,7 @@ type AppSettings struct {
 	Extensions, Captcha bool
 }
 
-// Mechanisms, for messages.
+// closedPaths names the agent paths, for messages.
 func closedPaths(prof appprofile.Profile) string {
 	return strings.Join(prof.AgentPathPrefixes, ", ")
 }
@@ -215,9 +215,6 @@ func PlanAccess(inst *v1alpha1.HelpdeskInstance, policy *v1alpha1.AccessPolicy, 
 	}
 	return plan
 }
-
-// WantsAccessStatus reports whether the instance reports access enforcement.
-func (p AccessPlan) WantsAccessStatus() bool { return p.Referenced }
 
 func botProtection(b *v1alpha1.BotProtectionSpec, store appprofile.SettingsStore) v1alpha1.AccessPartStatus {
 	if b == nil {
