@@ -38,10 +38,13 @@ type Options struct {
 	// kind, are reconciled at once.
 	InstanceWorkers, PolicyWorkers int
 
-	ingressNamespaces, cnpgNamespaces, vaultNamespaces, vaultPods string
-	vaultCIDRs, apiServerCIDRs, dnsCIDRs                          string
-	egressAllowed, egressDenied, clusterCIDRs, hostnameSuffixes   string
-	helpyImage                                                    string
+	// access holds the exposure, edge and gate flags (options_access.go).
+	access accessFlags
+
+	cnpgNamespaces, vaultNamespaces, vaultPods                  string
+	vaultCIDRs, apiServerCIDRs, dnsCIDRs                        string
+	egressAllowed, egressDenied, clusterCIDRs, hostnameSuffixes string
+	helpyImage                                                  string
 }
 
 // BindFlags registers the controllers' flags on fs, with their defaults.
@@ -53,8 +56,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"How often an instance whose spec did not change has its Vault state (key, roles, secrets) checked again, plus up to a tenth for spread; Vault errors and spec changes check at once. 0 checks on every reconcile.")
 	o.Resources = resources.DefaultOptions()
 	o.Resources.ManagedBy = FieldManager
-	fs.StringVar(&o.ingressNamespaces, "ingress-namespace-selector", "kubernetes.io/metadata.name=ingress-nginx",
-		"Label selector of the namespaces the ingress controller runs in; only they may reach the helpdesk pods.")
+	o.access.bind(fs)
 	fs.StringVar(&o.cnpgNamespaces, "cnpg-namespace-selector", "kubernetes.io/metadata.name=cnpg-system",
 		"Label selector of the namespace the CloudNativePG operator runs in; only it may reach the database instance managers.")
 	fs.StringVar(&o.vaultCIDRs, "vault-egress-cidrs", "",
@@ -99,7 +101,7 @@ func (o *Options) complete(ctx context.Context, reader client.Reader) error {
 		}
 		return s
 	}
-	o.Resources.IngressController.NamespaceSelector = selector("ingress-namespace-selector", o.ingressNamespaces)
+	errs = append(errs, o.access.complete(&o.Resources))
 	o.Resources.CloudNativePGOperator.NamespaceSelector = selector("cnpg-namespace-selector", o.cnpgNamespaces)
 	o.Resources.Vault.Peer = resources.PeerSelector{
 		NamespaceSelector: selector("vault-namespace-selector", o.vaultNamespaces),
