@@ -137,14 +137,15 @@ build_all() {
   build_image postgresql-15 -name "$POSTGRES_IMAGE" -base-tar "$rootfs" \
     -env PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     -env LANG=C.UTF-8 -user 26:26 -cmd postgres
-  # The stand-in: its binary answers as bundle (puma, rails runner, rake); Debian's static
-  # busybox is its /bin/bash and /bin/sh (the operator's scripts need only POSIX sh with
-  # pipefail), with an nsswitch.conf so busybox's name lookups work.
+  # The stand-in: its binary answers as bundle (puma, rails runner, rake), as netcheck (the
+  # tests' network probe) and as /bin/bash, which runs Debian's static busybox sh (the
+  # operator's scripts need only POSIX sh with pipefail; busybox has no bash applet); an
+  # nsswitch.conf makes busybox's name lookups work.
   printf 'hosts: files dns\npasswd: files\ngroup: files\n' >"$work/nsswitch.conf"
   printf 'root:x:0:0:root:/root:/bin/sh\nhelpyuser:x:1000:1000:helpy stand-in:/tmp:/bin/sh\n' >"$work/passwd"
   printf 'root:x:0:\nhelpyuser:x:1000:\n' >"$work/group"
   build_image helpy-standin -name "$HELPY_STANDIN_IMAGE" \
-    -file /bin/busybox:/bin/busybox:0755 -symlink /bin/sh:busybox -symlink /bin/bash:busybox \
+    -file /bin/busybox:/bin/busybox:0755 -symlink /bin/sh:busybox -symlink /bin/bash:/usr/local/bin/bundle \
     -symlink /bin/nc:busybox -symlink /bin/cp:busybox -symlink /bin/cat:busybox \
     -symlink /bin/echo:busybox -symlink /bin/ls:busybox -symlink /bin/nslookup:busybox \
     -symlink /bin/sleep:busybox -symlink /bin/tail:busybox \

@@ -45,6 +45,7 @@ type Server struct {
 
 	binary string
 	host   string
+	port   int
 	mu     sync.Mutex
 	proc   *process
 }
@@ -63,11 +64,12 @@ func Start(tb testing.TB) *Server {
 }
 
 // StartMain is Start for TestMain, which has no testing.TB: call stop when done.
-func StartMain() (srv *Server, stop func(), err error) { return StartMainOn("127.0.0.1") }
+func StartMain() (srv *Server, stop func(), err error) { return StartMainOn("127.0.0.1", 0) }
 
 // StartMainOn is StartMain listening on another local address than 127.0.0.1, e.g. the
-// node address of the end-to-end cluster, so that pods reach Vault.
-func StartMainOn(host string) (srv *Server, stop func(), err error) {
+// node address of the end-to-end cluster, so that pods reach Vault, and on port (0: a
+// free one).
+func StartMainOn(host string, port int) (srv *Server, stop func(), err error) {
 	binary, err := binaries.Vault()
 	if err != nil {
 		return nil, nil, err
@@ -78,12 +80,12 @@ func StartMainOn(host string) (srv *Server, stop func(), err error) {
 	}
 	// Another process may take the free port before Vault binds it; a new port fixes that.
 	for attempt := 0; attempt < 3; attempt++ {
-		srv = &Server{Dir: dir, binary: binary, host: host}
+		srv = &Server{Dir: dir, binary: binary, host: host, port: port}
 		if err = srv.firstStart(); err == nil {
 			return srv, func() { _ = srv.Stop(); _ = os.RemoveAll(dir) }, nil
 		}
 		_ = srv.Stop()
-		if !strings.Contains(err.Error(), "address already in use") {
+		if port != 0 || !strings.Contains(err.Error(), "address already in use") {
 			break
 		}
 	}
@@ -155,9 +157,12 @@ func (s *Server) Restart() error {
 }
 
 func (s *Server) firstStart() error {
-	port, err := proc.FreePortOn(s.host)
-	if err != nil {
-		return err
+	port := s.port
+	if port == 0 {
+		var err error
+		if port, err = proc.FreePortOn(s.host); err != nil {
+			return err
+		}
 	}
 	listen := net.JoinHostPort(s.host, strconv.Itoa(port))
 	s.Addr = "http://" + listen

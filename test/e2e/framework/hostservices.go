@@ -20,10 +20,15 @@ import (
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/vaultdev"
 )
 
-// StartVault starts a real Vault server on the node's address, so that pods reach it, and
-// configures it for the operator (ConfigureVault). Call stop when done.
+// VaultPort is the host Vault's port: Vault's default, which the operator's tenant
+// NetworkPolicies allow when the chart sets vault.egressCIDRs (the operator has no flag for
+// another port then; it derives one only from an IP-address --vault-address).
+const VaultPort = 8200
+
+// StartVault starts a real Vault server on the node's address and VaultPort, so that pods
+// reach it, and configures it for the operator (ConfigureVault). Call stop when done.
 func (c *Cluster) StartVault(ctx context.Context) (srv *vaultdev.Server, stop func(), err error) {
-	srv, stop, err = vaultdev.StartMainOn(c.NodeIP)
+	srv, stop, err = vaultdev.StartMainOn(c.NodeIP, VaultPort)
 	if err != nil {
 		return nil, nil, err
 	}
