@@ -355,7 +355,8 @@ bindAddress: $NODE_IP
 healthzBindAddress: 127.0.0.1:10256
 metricsBindAddress: 127.0.0.1:10249
 nodePortAddresses: [$NODE_IP/32]
-conntrack: {maxPerCore: 0}
+# Leave the host's conntrack sysctls alone.
+conntrack: {maxPerCore: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 EOF
   start kube-proxy "$KUBE_BIN/kube-proxy" --config "$STATE_DIR/kube-proxy.yaml"
   wait_for "node $NODE_NAME to register" 120 kubectl_ get node "$NODE_NAME"
@@ -615,7 +616,30 @@ down() {
     die "mounts remain under $STATE_DIR; not removing it"
   fi
   rm -rf --one-file-system "$STATE_DIR"
+  verify_clean
   log "cluster is down in $((SECONDS - start_time))s"
+}
+
+# verify_clean fails when anything `up` made is still there: a process of ours, a KUBE-*
+# iptables rule or chain, an ipset, a mount, a network namespace or an interface.
+verify_clean() {
+  local left=()
+  local procs; procs=$(pgrep -af -- "$STATE_DIR|$KUBE_BIN/|$HELPDESK_E2E_KUBE_ROUTER|$HELPDESK_E2E_ETCD --name $NODE_NAME" | grep -v -e pgrep -e "cluster.sh" || true)
+  [[ -z $procs ]] || left+=("processes: $procs")
+  local n; n=$( { iptables-save 2>/dev/null; ip6tables-save 2>/dev/null; } | grep -c KUBE || true)
+  (( n == 0 )) || left+=("$n iptables lines with KUBE")
+  local sets; sets=$(ipset list -n 2>/dev/null | grep -E '^(inet6:)?(KUBE-|kube-router)' || true)
+  [[ -z $sets ]] || left+=("ipsets: $sets")
+  grep -qF "$STATE_DIR" /proc/self/mounts && left+=("mounts under $STATE_DIR")
+  compgen -G '/var/run/netns/cni-*' >/dev/null && left+=("network namespaces: $(ls /var/run/netns)")
+  ip link show "$BRIDGE" >/dev/null 2>&1 && left+=("interface $BRIDGE")
+  ip link show "$NODE_IF" >/dev/null 2>&1 && left+=("interface $NODE_IF")
+  [[ ! -e $STATE_DIR ]] || left+=("$STATE_DIR")
+  if (( ${#left[@]} > 0 )); then
+    printf 'cluster: left behind: %s\n' "${left[@]}" >&2
+    return 1
+  fi
+  log "verified: no process, iptables chain, ipset, mount, network namespace or interface of the cluster is left"
 }
 
 status() {
@@ -633,5 +657,6 @@ case ${1:-} in
   status) status ;;
   env) print_env ;;
   logs) show_logs ;;
-  *) echo "usage: $0 up|down|status|env|logs" >&2; exit 2 ;;
+  verify-clean) load_binaries; verify_clean ;;
+  *) echo "usage: $0 up|down|status|env|logs|verify-clean" >&2; exit 2 ;;
 esac
