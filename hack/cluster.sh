@@ -5,7 +5,7 @@
 # CNI plugins from Debian, kube-router as the NetworkPolicy firewall, CoreDNS as the
 # cluster DNS (kube-system, k8s-app=kube-dns), and the CloudNativePG operator.
 #
-# Everything stays on this machine: the node's address is NODE_IP on a dummy interface,
+# Everything stays on this machine: the node's address is NODE_IP on its own interface,
 # pods get addresses from POD_CIDR on a bridge, Services from SERVICE_CIDR (all from the
 # ranges reserved for documentation and benchmarking, so they can never be anyone else's).
 # State, logs and PIDs live under STATE_DIR; images stay in containerd's root under the
@@ -23,8 +23,8 @@ STATE_DIR=${HELPDESK_E2E_STATE_DIR:-/var/lib/helpdesk-e2e}
 CONTAINERD_ROOT=${HELPDESK_E2E_CONTAINERD_ROOT:-$CACHE_DIR/containerd}
 
 NODE_NAME=helpdesk-e2e
-NODE_IP=192.0.2.1              # TEST-NET-1, on the dummy interface NODE_IF
-NODE_IF=hde2e-node
+NODE_IP=192.0.2.1              # TEST-NET-1, on the interface NODE_IF
+NODE_IF=hde2e-node             # a bridge without ports: this kernel has no dummy driver
 BRIDGE=hde2e-br0
 POD_CIDR=198.18.0.0/24         # benchmarking range; one node, one /24
 POD_GATEWAY=198.18.0.1
@@ -221,7 +221,7 @@ setup_host() {
   mount --make-rshared /
   if ! ip link show "$NODE_IF" >/dev/null 2>&1; then
     log "creating $NODE_IF with the node address $NODE_IP"
-    ip link add "$NODE_IF" type dummy
+    ip link add "$NODE_IF" type bridge
   fi
   ip addr show dev "$NODE_IF" | grep -qF " $NODE_IP/" || ip addr add "$NODE_IP/32" dev "$NODE_IF"
   ip link set "$NODE_IF" up
@@ -236,6 +236,7 @@ setup_host() {
     "type": "bridge",
     "bridge": "$BRIDGE",
     "isGateway": true,
+    "isDefaultGateway": true,
     "ipMasq": false,
     "hairpinMode": true,
     "ipam": {
@@ -295,6 +296,7 @@ start_control_plane() {
     --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
     --service-account-issuer "https://kubernetes.default.svc.$CLUSTER_DOMAIN" \
     --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
+    --kubelet-preferred-address-types InternalIP \
     --enable-admission-plugins NodeRestriction --profiling=false
   wait_for "the API server" 120 kubectl_ get --raw /readyz
   start kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
@@ -335,6 +337,7 @@ failCgroupV1: false
 clusterDNS: [$DNS_SERVICE_IP]
 clusterDomain: $CLUSTER_DOMAIN
 resolvConf: $STATE_DIR/resolv.conf
+podLogsDir: $STATE_DIR/pod-logs
 # A test machine's disk and memory are what they are: evict only when really out.
 evictionHard: {memory.available: 100Mi, nodefs.available: 2%, imagefs.available: 2%, nodefs.inodesFree: 2%}
 imageGCHighThresholdPercent: 100
