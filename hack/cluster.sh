@@ -133,6 +133,14 @@ show_logs() {
   done
 }
 
+# write_file PATH: writes stdin to PATH unless PATH has that content already (kube-proxy
+# exits when its configuration file changes, so a second `up` must not touch it).
+write_file() {
+  local tmp; tmp=$(mktemp "$1.XXXXXX")
+  cat >"$tmp"
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv -f "$tmp" "$1"; fi
+}
+
 # ---- certificates and kubeconfigs ------------------------------------------------------
 
 # cert NAME SUBJECT [SANS]: a key and a certificate signed by the cluster CA.
@@ -227,8 +235,8 @@ setup_host() {
   ip link set "$NODE_IF" up
   # Upstream resolvers of pods with dnsPolicy Default (CoreDNS only answers the cluster
   # domain): nothing, as nothing outside this machine may be asked.
-  echo "nameserver $NODE_IP" >"$STATE_DIR/resolv.conf"
-  cat >"$CNI_CONF_DIR/10-helpdesk-e2e.conflist" <<EOF
+  echo "nameserver $NODE_IP" | write_file "$STATE_DIR/resolv.conf"
+  write_file "$CNI_CONF_DIR/10-helpdesk-e2e.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
   "name": "helpdesk-e2e",
@@ -250,7 +258,7 @@ EOF
 }
 
 start_containerd() {
-  cat >"$STATE_DIR/containerd.toml" <<EOF
+  write_file "$STATE_DIR/containerd.toml" <<EOF
 version = 2
 root = "$CONTAINERD_ROOT"
 state = "$CONTAINERD_STATE"
@@ -317,7 +325,7 @@ start_control_plane() {
 }
 
 start_node() {
-  cat >"$STATE_DIR/kubelet.yaml" <<EOF
+  write_file "$STATE_DIR/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: $NODE_IP
@@ -347,7 +355,7 @@ EOF
   start kubelet "$KUBE_BIN/kubelet" --config "$STATE_DIR/kubelet.yaml" \
     --kubeconfig "$PKI/kubelet.kubeconfig" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" \
     --root-dir "$KUBELET_DIR" --cert-dir "$PKI/kubelet-certs"
-  cat >"$STATE_DIR/kube-proxy.yaml" <<EOF
+  write_file "$STATE_DIR/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: $PKI/kube-proxy.kubeconfig}

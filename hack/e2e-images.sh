@@ -8,7 +8,7 @@
 # Images (all under the reserved, never-resolvable registry name helpdesk-e2e.invalid):
 #   pause           a static Go program that sleeps until SIGTERM: containerd's sandbox image
 #   helpdesk-operator  the project's static binary /helpdesk-operator, user 65532 (as the Dockerfile)
-#   cloudnative-pg  CloudNativePG's operator binary /manager (hack/test-binaries.sh cluster)
+#   cloudnative-pg  CloudNativePG's operator binary /operator/manager_amd64 and /manager (hack/test-binaries.sh cluster)
 #   coredns         CoreDNS with the kubernetes plugin (hack/test-binaries.sh cluster)
 #   postgresql:15   Debian bookworm's PostgreSQL 15 (mmdebstrap), user postgres with UID/GID 26
 #   helpy-standin   a TEST FIXTURE standing in for the Helpy image (test/e2e/fixtures/helpy-standin)
@@ -130,8 +130,11 @@ build_all() {
   build_image helpdesk-operator -name "$OPERATOR_IMAGE" \
     -file "$work/helpdesk-operator:/helpdesk-operator:0755" \
     -entrypoint /helpdesk-operator -cmd manager -user 65532:65532
+  # As CloudNativePG's Dockerfile lays it out: the operator finds the instance manager
+  # binaries it hands to PostgreSQL pods as operator/manager_<arch>, relative to /.
   build_image cloudnative-pg -name "$CNPG_IMAGE" \
-    -file "$HELPDESK_E2E_CNPG_MANAGER:/manager:0755" -entrypoint /manager -user 65532:65532
+    -file "$HELPDESK_E2E_CNPG_MANAGER:/operator/manager_amd64:0755" -symlink /manager:operator/manager_amd64 \
+    -workdir / -entrypoint /manager -user 65532:65532
   build_image coredns -name "$COREDNS_IMAGE" \
     -file "$HELPDESK_E2E_COREDNS:/coredns:0755" -entrypoint /coredns -user 65532:65532
   build_image postgresql-15 -name "$POSTGRES_IMAGE" -base-tar "$rootfs" \
