@@ -297,7 +297,24 @@ func TestMigrationJobThenApp(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the migration Job did not succeed: %v\n%s", err, describe(inst.Namespace))
 	}
-	logs, err := cluster.KubectlRun(ctx, nil, "logs", "-n", inst.Namespace, "job/"+job.Name)
+	// The pod that succeeded (earlier attempts may have failed: the Job retries).
+	pods := &corev1.PodList{}
+	if err := cluster.Client.List(ctx, pods, client.InNamespace(inst.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+		t.Fatal(err)
+	}
+	var succeeded string
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodSucceeded {
+			succeeded = p.Name
+		} else {
+			out, _ := cluster.KubectlRun(ctx, nil, "logs", "-n", inst.Namespace, p.Name, "--tail", "3")
+			t.Logf("migration attempt %s: %s: %s", p.Name, p.Status.Phase, strings.TrimSpace(out))
+		}
+	}
+	if succeeded == "" {
+		t.Fatalf("the migration Job %s succeeded but none of its pods did\n%s", job.Name, describe(inst.Namespace))
+	}
+	logs, err := cluster.KubectlRun(ctx, nil, "logs", "-n", inst.Namespace, succeeded)
 	if err != nil {
 		t.Fatal(err)
 	}
