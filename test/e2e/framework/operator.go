@@ -2,6 +2,8 @@ package framework
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -75,7 +77,11 @@ func (c *Cluster) InstallOperator(ctx context.Context, o Operator) error {
 	}
 	args := []string{"upgrade", "--install", o.Release, filepath.Join(c.Root, "charts", "helpdesk-operator"),
 		"--kubeconfig", c.Kubeconfig, "--namespace", o.Namespace, "--wait", "--timeout", "5m"}
-	for _, v := range c.OperatorValues(o) {
+	// The token reaches the manager as an environment variable: a new token (a new Vault
+	// server on a kept cluster) must roll the pod.
+	sum := sha256.Sum256([]byte(o.VaultToken))
+	values := append(c.OperatorValues(o), "podAnnotations.helpdesk-e2e/vault-token-sha256="+hex.EncodeToString(sum[:8]))
+	for _, v := range values {
 		args = append(args, "--set", v)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 6*time.Minute)
