@@ -318,6 +318,11 @@ func TestMigrationJobThenApp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.HasPrefix(line, "waiting for the database") {
+			t.Logf("migration %s: %s", succeeded, line)
+		}
+	}
 	for _, want := range []string{"empty database: loading the schema and seeding", "rake db:seed: done", "replaced the seeded password of admin@test.com"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the migration Job's log lacks %q:\n%s", want, logs)
