@@ -346,6 +346,7 @@ clusterDNS: [$DNS_SERVICE_IP]
 clusterDomain: $CLUSTER_DOMAIN
 resolvConf: $STATE_DIR/resolv.conf
 podLogsDir: $STATE_DIR/pod-logs
+volumePluginDir: $STATE_DIR/volume-plugins
 # A test machine's disk and memory are what they are: evict only when really out.
 evictionHard: {memory.available: 100Mi, nodefs.available: 2%, imagefs.available: 2%, nodefs.inodesFree: 2%}
 imageGCHighThresholdPercent: 100
@@ -619,6 +620,15 @@ down() {
   for mnt in $(awk -v dir="$STATE_DIR" 'index($2, dir) == 1 {print $2}' /proc/self/mounts | sort -r); do
     umount "$mnt" 2>/dev/null || umount -l "$mnt" || true
   done
+  # What the kubelet, containerd and the CNI plugins keep at fixed host paths: our log
+  # links and the kubelet's device plugin socket, then the folders, if that left them empty.
+  local link
+  for link in /var/log/containers/*.log; do
+    [[ -L $link && $(readlink "$link") == "$STATE_DIR"/* ]] && rm -f "$link"
+  done
+  rm -f /var/lib/kubelet/device-plugins/kubelet.sock
+  rmdir /var/log/containers /var/lib/kubelet/device-plugins /var/lib/kubelet /var/lib/cni/results /var/lib/cni \
+    /run/containerd/runc/k8s.io /run/containerd/runc /run/containerd/s /run/containerd /var/run/netns 2>/dev/null || true
   local cg
   for cg in /sys/fs/cgroup/*/kubepods; do
     [[ -d $cg ]] && find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true
@@ -646,6 +656,8 @@ verify_clean() {
   ip link show "$BRIDGE" >/dev/null 2>&1 && left+=("interface $BRIDGE")
   ip link show "$NODE_IF" >/dev/null 2>&1 && left+=("interface $NODE_IF")
   [[ ! -e $STATE_DIR ]] || left+=("$STATE_DIR")
+  local leftovers; leftovers=$(find /var/log/containers -lname "$STATE_DIR/*" 2>/dev/null; ls -d /sys/fs/cgroup/*/kubepods 2>/dev/null || true)
+  [[ -z $leftovers ]] || left+=("$leftovers")
   if (( ${#left[@]} > 0 )); then
     printf 'cluster: left behind: %s\n' "${left[@]}" >&2
     return 1
