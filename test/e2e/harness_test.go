@@ -26,7 +26,8 @@ func TestHarnessBuildsAndRunsAnImage(t *testing.T) {
 	err := cluster.BuildImage(ctx, framework.ImageSpec{
 		Ref:        ref,
 		Files:      map[string]string{"/bin/busybox": "/bin/busybox:0755"},
-		Symlinks:   map[string]string{"/bin/sh": "busybox"},
+		Symlinks:   map[string]string{"/bin/sh": "busybox", "/bin/id": "busybox"},
+		Env:        []string{"PATH=/bin"},
 		Entrypoint: []string{"/bin/sh", "-c"},
 		Cmd:        []string{"echo harness-image-ran as $(id -u)"},
 		User:       "4242:4242",
