@@ -125,6 +125,7 @@ test-e2e: $(HELM) ## Bring up a real single-node cluster (hack/cluster.sh), run 
 		set -a; eval "$$(hack/test-binaries.sh env)"; set +a; \
 		HELPDESK_E2E_HELM=$(HELM) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v $(GO_TEST_FLAGS) ./test/e2e/ || status=$$?; \
 	fi; \
+	if [[ $$status -ne 0 ]]; then hack/cluster.sh logs || true; fi; \
 	if [[ $(E2E_DOWN) == true ]]; then hack/cluster.sh down || status=$$?; fi; \
 	exit $$status
 
