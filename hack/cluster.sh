@@ -131,6 +131,10 @@ show_logs() {
     printf '\n----- last lines of %s -----\n' "$LOGS/$name.log" >&2
     tail -n 25 "$LOGS/$name.log" >&2
   done
+  if [[ -n ${KUBECTL:-} ]] && pid_of kube-apiserver >/dev/null; then
+    printf '\n----- pods -----\n' >&2
+    kubectl_ get pods -A -o wide >&2 || true
+  fi
 }
 
 # write_file PATH: writes stdin to PATH unless PATH has that content already (kube-proxy
@@ -679,7 +683,7 @@ case ${1:-} in
   down) down ;;
   status) status ;;
   env) print_env ;;
-  logs) show_logs ;;
+  logs) load_binaries; show_logs ;;
   verify-clean) load_binaries; verify_clean ;;
   *) echo "usage: $0 up|down|status|env|logs|verify-clean" >&2; exit 2 ;;
 esac
