@@ -661,7 +661,7 @@ verify_clean() {
   ip link show "$BRIDGE" >/dev/null 2>&1 && left+=("interface $BRIDGE")
   ip link show "$NODE_IF" >/dev/null 2>&1 && left+=("interface $NODE_IF")
   [[ ! -e $STATE_DIR ]] || left+=("$STATE_DIR")
-  local leftovers; leftovers=$(find /var/log/containers -lname "$STATE_DIR/*" 2>/dev/null; ls -d /sys/fs/cgroup/*/kubepods /usr/libexec/kubernetes /var/lib/kubelet 2>/dev/null || true)
+  local leftovers; leftovers=$(find /var/log/containers -lname "$STATE_DIR/*" 2>/dev/null; ls -d /sys/fs/cgroup/*/kubepods /usr/libexec/kubernetes /var/lib/kubelet/device-plugins/kubelet.sock 2>/dev/null || true)
   [[ -z $leftovers ]] || left+=("$leftovers")
   if (( ${#left[@]} > 0 )); then
     printf 'cluster: left behind: %s\n' "${left[@]}" >&2
