@@ -103,7 +103,7 @@ func Connect(ctx context.Context) (*Cluster, error) {
 		env:  env,
 	}
 	if _, err := os.Stat(c.Kubeconfig); err != nil {
-		return nil, fmt.Errorf("the e2e cluster is not up (%v): run `hack/cluster.sh up` (or `make test-e2e`, which brings it up and down)", err)
+		return nil, fmt.Errorf("the e2e cluster is not up (%w): run `hack/cluster.sh up` (or `make test-e2e`, which brings it up and down)", err)
 	}
 	c.RESTConfig, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
 	if err != nil {

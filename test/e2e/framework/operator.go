@@ -70,10 +70,12 @@ func (c *Cluster) InstallOperator(ctx context.Context, o Operator) error {
 		ObjectMeta: metav1.ObjectMeta{Name: "vault-token", Namespace: o.Namespace},
 		StringData: map[string]string{"token": o.VaultToken},
 	}
-	if err := c.Client.Create(ctx, secret); apierrors.IsAlreadyExists(err) {
+	err := c.Client.Create(ctx, secret)
+	if apierrors.IsAlreadyExists(err) {
 		err = c.Client.Update(ctx, secret)
-	} else if err != nil {
-		return err
+	}
+	if err != nil {
+		return fmt.Errorf("the operator's Vault token Secret: %w", err)
 	}
 	args := []string{"upgrade", "--install", o.Release, filepath.Join(c.Root, "charts", "helpdesk-operator"),
 		"--kubeconfig", c.Kubeconfig, "--namespace", o.Namespace, "--wait", "--timeout", "5m"}
