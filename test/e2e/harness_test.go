@@ -68,3 +68,31 @@ func TestHarnessBuildsAndRunsAnImage(t *testing.T) {
 		t.Fatalf("the built image printed %q, want its command's output as its user", logs)
 	}
 }
+
+// TestHostServicesReachableFromPods: Vault and the S3 gateway, which run on the host,
+// answer pods on the node's address (later tests back up to S3 and log in to Vault).
+func TestHostServicesReachableFromPods(t *testing.T) {
+	s3, stop, err := cluster.StartS3()
+	if err != nil {
+		t.Fatalf("starting versitygw on %s: %v", cluster.NodeIP, err)
+	}
+	t.Cleanup(stop)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "e2e-hostsvc-" + proc.RandomHex(3)}}
+	if err := cluster.Client.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cluster.Client.Delete(context.Background(), ns) })
+	pod := probePod(t, ns.Name, "probe", map[string]string{"e2e.helpdesk.privatedesk.io/probe": "host-services"})
+	vault := strings.TrimPrefix(operator.VaultAddress, "http://")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, target := range []string{vault, s3.Endpoint} {
+		res, err := cluster.Exec(ctx, ns.Name, pod, "", "netcheck", "tcp", target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ExitCode != 0 {
+			t.Errorf("a pod cannot reach %s on the host: %s", target, res.Stderr)
+		}
+	}
+}
