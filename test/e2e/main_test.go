@@ -17,7 +17,7 @@ import (
 var (
 	cluster  *framework.Cluster
 	operator = framework.Operator{
-		Namespace:        "helpdesk-system",
+		Namespace:        framework.OperatorNamespace,
 		Release:          "helpdesk-operator",
 		IngressNamespace: "e2e-ingress",
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/go-logr/logr"
 	vaultapi "github.com/hashicorp/vault/api"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/s3gw"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/vaultdev"
+	"github.com/privatedesk/helpdesk-operator/internal/vault"
 )
 
 // VaultPort is the host Vault's port: Vault's default, which the operator's tenant
@@ -65,29 +67,6 @@ const (
 // server's, so Vault must never review a token with that token itself. Logins get the
 // ServiceAccount's annotations as alias metadata (use_annotations_as_alias_metadata).
 func (c *Cluster) ConfigureVault(ctx context.Context, admin *vaultapi.Client) error {
-	mounts, err := admin.Sys().ListMountsWithContext(ctx)
-	if err != nil {
-		return fmt.Errorf("vault: listing mounts: %w", err)
-	}
-	if _, ok := mounts[VaultTransitMount+"/"]; !ok {
-		if err := admin.Sys().MountWithContext(ctx, VaultTransitMount, &vaultapi.MountInput{Type: "transit"}); err != nil {
-			return fmt.Errorf("vault: enabling transit: %w", err)
-		}
-	}
-	if _, ok := mounts[VaultKVMount+"/"]; !ok {
-		if err := admin.Sys().MountWithContext(ctx, VaultKVMount, &vaultapi.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
-			return fmt.Errorf("vault: enabling KV v2: %w", err)
-		}
-	}
-	auths, err := admin.Sys().ListAuthWithContext(ctx)
-	if err != nil {
-		return fmt.Errorf("vault: listing auth methods: %w", err)
-	}
-	if _, ok := auths[VaultKubernetesMount+"/"]; !ok {
-		if err := admin.Sys().EnableAuthWithOptionsWithContext(ctx, VaultKubernetesMount, &vaultapi.EnableAuthOptions{Type: "kubernetes"}); err != nil {
-			return fmt.Errorf("vault: enabling Kubernetes auth: %w", err)
-		}
-	}
 	reviewerJWT, err := c.vaultReviewerToken(ctx)
 	if err != nil {
 		return err
@@ -96,17 +75,16 @@ func (c *Cluster) ConfigureVault(ctx context.Context, admin *vaultapi.Client) er
 	if err != nil {
 		return err
 	}
-	_, err = admin.Logical().WriteWithContext(ctx, "auth/"+VaultKubernetesMount+"/config", map[string]any{
-		"kubernetes_host":                   c.APIServer,
-		"kubernetes_ca_cert":                string(ca),
-		"disable_local_ca_jwt":              true,
-		"token_reviewer_jwt":                reviewerJWT,
-		"use_annotations_as_alias_metadata": true,
-	})
+	// What an administrator runs once (helpdesk-operator vault-setup): the mounts, Kubernetes
+	// auth for this cluster, the fixed tenant policies, the operator's policy and role.
+	cfg := vault.DefaultConfig()
+	cfg.Address, cfg.AuthMethod, cfg.Token = admin.Address(), vault.AuthToken, admin.Token()
+	setup, err := vault.New(ctx, cfg, logr.Discard())
 	if err != nil {
-		return fmt.Errorf("vault: configuring Kubernetes auth: %w", err)
+		return err
 	}
-	return nil
+	return setup.SetUp(ctx, vault.KubernetesAuthConfig{Host: c.APIServer, CACertPEM: string(ca), ReviewerJWT: reviewerJWT},
+		vault.OperatorIdentity{Role: "helpdesk-operator", Namespace: OperatorNamespace, ServiceAccount: "helpdesk-operator", Policy: "helpdesk-operator"})
 }
 
 // vaultReviewerToken creates the reviewer ServiceAccount, its permissions, and a token

@@ -15,6 +15,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// OperatorNamespace is where the e2e tests install the operator.
+const OperatorNamespace = "helpdesk-system"
+
 // HelmVar is the environment variable with the path of the pinned helm binary
 // (hack/tools); `make test-e2e` builds helm and sets it.
 const HelmVar = "HELPDESK_E2E_HELM"
