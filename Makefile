@@ -20,6 +20,10 @@ IMG ?= helpdesk-operator:dev
 # go test flags: one test binary may run this long; add e.g. -run or -v with GO_TEST_FLAGS.
 TEST_TIMEOUT ?= 40m
 GO_TEST_FLAGS ?=
+# The end-to-end tests' timeout, and whether test-e2e tears the cluster down afterwards
+# (E2E_DOWN=false keeps it for the next run; `hack/cluster.sh down` removes it).
+E2E_TIMEOUT ?= 40m
+E2E_DOWN ?= true
 # Arguments for `make run`; a local manager needs no leader election.
 RUN_ARGS ?= --leader-elect=false
 
@@ -111,6 +115,27 @@ test-binaries: ## Build (once per version, cached) the kube-apiserver, etcd, kub
 test: test-binaries $(HELM) ## Run every test against real kube-apiserver/etcd, Vault, PostgreSQL and versitygw (and the chart through helm).
 	set -a; eval "$$(hack/test-binaries.sh env)"; set +a; \
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(GO_TEST_FLAGS) ./...
+
+.PHONY: test-e2e
+test-e2e: $(HELM) ## Bring up a real single-node cluster (hack/cluster.sh), run test/e2e against it, and tear it down, also on failure.
+	hack/test-binaries.sh envtest cluster vault versitygw
+	@status=0; \
+	hack/cluster.sh up || status=$$?; \
+	if [[ $$status -eq 0 ]]; then \
+		set -a; eval "$$(hack/test-binaries.sh env)"; set +a; \
+		HELPDESK_E2E_HELM=$(HELM) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v $(GO_TEST_FLAGS) ./test/e2e/ || status=$$?; \
+	fi; \
+	if [[ $$status -ne 0 ]]; then hack/cluster.sh logs || true; fi; \
+	if [[ $(E2E_DOWN) == true ]]; then hack/cluster.sh down || status=$$?; fi; \
+	exit $$status
+
+.PHONY: cluster-up
+cluster-up: ## Bring up the e2e cluster and leave it running (KUBECONFIG: hack/cluster.sh env).
+	hack/cluster.sh up
+
+.PHONY: cluster-down
+cluster-down: ## Tear the e2e cluster down and remove everything it made.
+	hack/cluster.sh down
 
 ##@ Build
 

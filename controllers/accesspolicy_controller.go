@@ -2,9 +2,15 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -14,14 +20,18 @@ import (
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 )
 
-// AccessPolicyReconciler checks what the schema cannot: that every Secret the policy
-// references exists and holds the key.
+// AccessPolicyReconciler checks what the schema cannot (that every Secret the policy
+// references exists and holds the key) and reports, from the instances that reference
+// the policy, what of it is enforced where (status.instances). The instances enforce it;
+// each reports its own parts in status.access, and this controller gathers them.
 type AccessPolicyReconciler struct {
 	// Workers is how many objects are reconciled at once; 0 means one.
 	Workers int
 	client.Client
 	// APIReader reads Secrets without caching them.
 	APIReader client.Reader
+	// Recorder records an Event when Ready changes; nil records none.
+	Recorder events.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=helpdesk.privatedesk.io,resources=accesspolicies,verbs=get;list;watch
@@ -41,13 +51,87 @@ func (r *AccessPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, err
 	}
 	clearStalled(policy)
-	if len(missing) > 0 {
-		setCondition(policy, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonSecretMissing, missingReferencesMessage(policy.Namespace, missing))
-	} else {
-		setCondition(policy, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNotEnforced,
-			"The policy is valid and every referenced Secret is present, but this operator version does not enforce access policies yet: instances that reference it are not exposed at all")
+	instances := &v1alpha1.HelpdeskInstanceList{}
+	if err := r.List(ctx, instances, client.InNamespace(policy.Namespace), client.MatchingFields{instancePolicyIndex: "AccessPolicy/" + policy.Name}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing the instances that reference AccessPolicy %s: %w", req.NamespacedName, err)
 	}
+	status, reason, message := summarizeAccessPolicy(policy, instances.Items)
+	if len(missing) > 0 {
+		status, reason, message = metav1.ConditionFalse, v1alpha1.ReasonSecretMissing, missingReferencesMessage(policy.Namespace, missing)
+	}
+	setCondition(policy, v1alpha1.ConditionReady, status, reason, message)
+	r.recordReadyChange(before, policy)
 	return ctrl.Result{}, patchStatus(ctx, r.Client, before, policy)
+}
+
+// summarizeAccessPolicy fills status.instances from the instances' own reports and says
+// whether every part the policy asks for is enforced on every one of them.
+func summarizeAccessPolicy(policy *v1alpha1.AccessPolicy, instances []v1alpha1.HelpdeskInstance) (metav1.ConditionStatus, string, string) {
+	sort.Slice(instances, func(i, j int) bool { return instances[i].Name < instances[j].Name })
+	policy.Status.Instances = nil
+	var waiting, notEnforced []string
+	reason := ""
+	for i := range instances {
+		inst := &instances[i]
+		access := inst.Status.Access
+		if !inst.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if access == nil || access.PolicyName != policy.Name || inst.Status.ObservedGeneration != inst.Generation {
+			waiting = append(waiting, inst.Name)
+			continue
+		}
+		policy.Status.Instances = append(policy.Status.Instances, v1alpha1.AccessPolicyInstance{
+			Name: inst.Name, Exposure: access.Exposure, AccessEnforcement: access.AccessEnforcement,
+		})
+		var parts []string
+		for _, p := range namedParts(access.AccessEnforcement) {
+			if p.status.State == v1alpha1.AccessPartNotEnforced {
+				if reason == "" {
+					reason = p.status.Reason
+				}
+				parts = append(parts, p.name+" "+p.status.Reason)
+			}
+		}
+		if len(parts) > 0 {
+			notEnforced = append(notEnforced, fmt.Sprintf("instance %s: %s", inst.Name, strings.Join(parts, ", ")))
+		}
+	}
+	switch {
+	case len(notEnforced) > 0:
+		return metav1.ConditionFalse, v1alpha1.ReasonNotEnforced, "Not enforced everywhere (see status.instances for why and how to fix it): " + strings.Join(notEnforced, "; ")
+	case len(waiting) > 0:
+		return metav1.ConditionFalse, v1alpha1.ReasonProgressing, "Waiting for instance(s) " + strings.Join(waiting, ", ") + " to report what they enforce"
+	case len(policy.Status.Instances) == 0:
+		return metav1.ConditionTrue, v1alpha1.ReasonReconciled, "The policy is valid and its Secrets are present; no instance references it yet"
+	}
+	return metav1.ConditionTrue, v1alpha1.ReasonAccessEnforced, fmt.Sprintf("Every part the policy asks for is enforced on its %d instance(s)", len(policy.Status.Instances))
+}
+
+// recordReadyChange records an Event when the policy's Ready changes.
+func (r *AccessPolicyReconciler) recordReadyChange(before, after *v1alpha1.AccessPolicy) {
+	if r.Recorder == nil {
+		return
+	}
+	old := meta.FindStatusCondition(before.Status.Conditions, v1alpha1.ConditionReady)
+	now := meta.FindStatusCondition(after.Status.Conditions, v1alpha1.ConditionReady)
+	if now == nil || (old != nil && old.Status == now.Status && old.Reason == now.Reason) {
+		return
+	}
+	eventType := corev1.EventTypeNormal
+	if now.Status != metav1.ConditionTrue {
+		eventType = corev1.EventTypeWarning
+	}
+	r.Recorder.Eventf(after, nil, eventType, now.Reason, "Enforcement", "%s", now.Message)
+}
+
+// accessPolicyOf maps an instance to the access policy it names.
+func accessPolicyOf(_ context.Context, obj client.Object) []ctrl.Request {
+	ref := obj.(*v1alpha1.HelpdeskInstance).Spec.AccessPolicyRef
+	if ref == nil {
+		return nil
+	}
+	return []ctrl.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: ref.Name}}}
 }
 
 func ssoProvider(sso *v1alpha1.SSOSpec) string {
@@ -74,6 +158,9 @@ func accessPolicySecretRefs(policy *v1alpha1.AccessPolicy) []v1alpha1.SecretKeyR
 		if sso.SAML != nil && sso.SAML.SigningKeyRef != nil {
 			refs = append(refs, *sso.SAML.SigningKeyRef)
 		}
+		if sso.SAML != nil && sso.SAML.CertificateRef != nil {
+			refs = append(refs, *sso.SAML.CertificateRef)
+		}
 		if sso.LDAP != nil {
 			refs = append(refs, sso.LDAP.BindPasswordRef)
 			if sso.LDAP.CASecretRef != nil {
@@ -87,7 +174,8 @@ func accessPolicySecretRefs(policy *v1alpha1.AccessPolicy) []v1alpha1.SecretKeyR
 	return refs
 }
 
-// SetupWithManager registers the controller; Secrets are watched by metadata only.
+// SetupWithManager registers the controller; Secrets are watched by metadata only, and
+// instances (their status reports what they enforce) through the policy they name.
 func (r *AccessPolicyReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.AccessPolicy{}, secretNamesIndex, func(obj client.Object) []string {
 		return secretNames(accessPolicySecretRefs(obj.(*v1alpha1.AccessPolicy)))
@@ -97,6 +185,7 @@ func (r *AccessPolicyReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.AccessPolicy{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(referencingPolicies(mgr.GetClient(), &v1alpha1.AccessPolicyList{})), builder.OnlyMetadata).
+		Watches(&v1alpha1.HelpdeskInstance{}, handler.EnqueueRequestsFromMapFunc(accessPolicyOf)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Complete(r)
 }

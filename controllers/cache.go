@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,8 +20,9 @@ import (
 // number of helpdesks, not the size of the cluster, and it never holds other workloads'
 // objects. Secrets and PersistentVolumeClaims, which policies reference by name, are
 // cached as metadata only (no Secret data). With watchNamespaces set, everything is
-// limited to those namespaces (the operator then needs Roles only there).
-func CacheOptions(watchNamespaces []string) cache.Options {
+// limited to those namespaces (the operator then needs Roles only there). exposure are
+// the exposure kinds whose CRDs are installed (InstalledExposureKinds), cached the same way.
+func CacheOptions(watchNamespaces []string, exposure ...client.Object) cache.Options {
 	managed := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{resources.LabelManagedBy: FieldManager})}
 	opts := cache.Options{ByObject: map[client.Object]cache.ByObject{}}
 	for _, obj := range []client.Object{
@@ -30,6 +32,9 @@ func CacheOptions(watchNamespaces []string) cache.Options {
 	} {
 		opts.ByObject[obj] = managed
 	}
+	for _, obj := range exposure {
+		opts.ByObject[obj] = managed
+	}
 	if len(watchNamespaces) > 0 {
 		opts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range watchNamespaces {
@@ -37,4 +42,11 @@ func CacheOptions(watchNamespaces []string) cache.Options {
 		}
 	}
 	return opts
+}
+
+// InstalledExposureKinds are empty objects of the exposure kinds (HTTPRoute, Traefik's
+// Middleware, Envoy Gateway's policies) whose CRDs the cluster has, for CacheOptions: a
+// cache entry for a kind the API server does not know would keep the manager from starting.
+func InstalledExposureKinds(mapper meta.RESTMapper) []client.Object {
+	return installedExposureKinds(mapper).objects()
 }

@@ -60,6 +60,8 @@ type HelpdeskInstanceReconciler struct {
 	Recorder  events.EventRecorder
 	// VaultStates spares Vault the requests of reconciles with nothing new for it.
 	VaultStates *vaultStates
+	// exposureKinds are the exposure kinds whose CRDs were installed at start.
+	exposureKinds exposureKinds
 	// RetentionProfiles says what retention means for an app profile; nil uses the
 	// profiles' own (appprofile.RetentionFor).
 	RetentionProfiles retentionProfiles
@@ -79,6 +81,9 @@ type HelpdeskInstanceReconciler struct {
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=traefik.io,resources=middlewares,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=gateway.envoyproxy.io,resources=securitypolicies;backendtrafficpolicies,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile fetches the instance, handles its deletion, runs the phases in order and
 // patches the status once.
@@ -119,6 +124,9 @@ const (
 	phaseApp           = "App"
 	phaseExposure      = "Exposure"
 	phaseBackups       = "Backups"
+	phaseAccessGate    = "AccessGate"
+	phaseAccessStatus  = "AccessStatus"
+	phaseAppSettings   = "AppSettings"
 	phaseRetention     = "Retention"
 	phaseKeyTrim       = "CryptoShredding"
 )
@@ -141,16 +149,21 @@ func (r *HelpdeskInstanceReconciler) phases() []phase {
 	podSafety := []string{phaseNetwork, phaseEncryption, phaseRestoreSource, phasePrerequisites}
 	return []phase{
 		{name: phasePolicies, run: r.reconcilePolicyReferences},
-		{name: phaseNetwork, run: r.reconcileNetwork},
+		// The perimeter, the gate and the routes follow the access policy: when it cannot be
+		// read, they stay as they are rather than fall back to no policy at all.
+		{name: phaseNetwork, run: r.reconcileNetwork, requires: []string{phasePolicies}},
 		{name: phaseEncryption, run: r.reconcileEncryption},
 		{name: phaseRestoreSource, run: r.reconcileRestoreSource},
 		{name: phasePrerequisites, run: r.reconcilePodPrerequisites, requires: []string{phaseRestoreSource}},
 		{name: phaseDatabase, run: r.reconcileDatabase, requires: []string{phaseNetwork}, condition: v1alpha1.ConditionDatabaseReady},
 		{name: phaseApp, run: r.reconcileApp, requires: append(podSafety, phaseDatabase), condition: v1alpha1.ConditionAppReady},
+		{name: phaseAppSettings, run: r.reconcileAppSettings, requires: append(podSafety, phasePolicies, phaseApp)},
+		{name: phaseAccessGate, run: r.reconcileAccessGate, requires: []string{phasePolicies, phaseNetwork, phaseEncryption}},
 		{name: phaseExposure, run: r.reconcileExposure, requires: []string{phaseNetwork}},
 		{name: phaseBackups, run: r.reconcileBackups, requires: podSafety},
 		{name: phaseRetention, run: r.reconcileRetention, requires: podSafety},
 		{name: phaseKeyTrim, run: r.reconcileKeyTrim, requires: []string{phaseEncryption}},
+		{name: phaseAccessStatus, run: r.reconcileAccessStatus},
 	}
 }
 
@@ -212,6 +225,8 @@ type instanceScope struct {
 	restoreSourceMissing string
 	// requeueAfter is when time alone calls for the next reconcile; 0 when it does not.
 	requeueAfter time.Duration
+	// access is the access policy and what it becomes here (helpdeskinstance_access.go).
+	access accessState
 }
 
 // requeue asks for a reconcile after d at the latest.
@@ -339,7 +354,13 @@ func (r *HelpdeskInstanceReconciler) SetupWithManager(ctx context.Context, mgr c
 		return fmt.Errorf("indexing instances by restore source: %w", err)
 	}
 	c := mgr.GetClient()
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	// The exposure kinds whose CRDs are installed (helpdeskinstance_access.go).
+	r.exposureKinds = installedExposureKinds(mgr.GetRESTMapper())
+	for _, obj := range r.exposureKinds.objects() {
+		b = b.Owns(obj)
+	}
+	return b.
 		For(&v1alpha1.HelpdeskInstance{}).
 		Owns(&cnpgv1.Cluster{}).
 		Owns(&appsv1.Deployment{}).
@@ -356,7 +377,9 @@ func (r *HelpdeskInstanceReconciler) SetupWithManager(ctx context.Context, mgr c
 		Watches(&v1alpha1.HelpdeskInstance{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []ctrl.Request {
 			return append(sameHostname(c)(ctx, obj), restoringFrom(c)(ctx, obj)...)
 		}), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&v1alpha1.AccessPolicy{}, handler.EnqueueRequestsFromMapFunc(instancesReferencing(c, "AccessPolicy"))).
+		Watches(&v1alpha1.AccessPolicy{}, handler.EnqueueRequestsFromMapFunc(instancesReferencing(c, "AccessPolicy")),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(instancesUsingSecret(c)), builder.OnlyMetadata).
 		Watches(&v1alpha1.RetentionPolicy{}, handler.EnqueueRequestsFromMapFunc(instancesReferencing(c, "RetentionPolicy"))).
 		Watches(&v1alpha1.BackupPolicy{}, handler.EnqueueRequestsFromMapFunc(instancesReferencing(c, "BackupPolicy"))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).

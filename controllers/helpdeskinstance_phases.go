@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -45,11 +46,16 @@ func (r *HelpdeskInstanceReconciler) reconcilePolicyReferences(ctx context.Conte
 			scope.report(v1alpha1.ReasonPolicyNotFound, fmt.Sprintf("%s names %s %q, which does not exist", ref.field, ref.kind, ref.ref.Name))
 		case err != nil:
 			return fmt.Errorf("reading %s %s: %w", ref.field, ref.ref.Name, err)
+		case ref.kind == "AccessPolicy":
+			scope.access.policy = ref.obj.(*v1alpha1.AccessPolicy)
 		}
 	}
-	// Status says only what is enforced.
-	if spec.AccessPolicyRef != nil {
-		scope.report(v1alpha1.ReasonNotEnforced, "spec.accessPolicyRef: this operator version does not enforce access policies yet, so the instance is not exposed at all (it fails closed)")
+	// What the access policy becomes on this cluster's exposure; the phases that build the
+	// perimeter, the gate and the routes follow it.
+	scope.access.plan = resources.PlanAccess(scope.inst, scope.access.policy, scope.profile, r.Resources)
+	scope.access.planned = true
+	for _, p := range scope.access.plan.Problems {
+		scope.report(v1alpha1.ReasonEgressNotAllowed, p)
 	}
 	return nil
 }
@@ -60,10 +66,15 @@ func (r *HelpdeskInstanceReconciler) reconcileNetwork(ctx context.Context, scope
 	for _, problem := range resources.EgressProblems(scope.inst, r.Resources) {
 		scope.report(v1alpha1.ReasonEgressNotAllowed, problem+"; that egress stays closed")
 	}
-	for _, policy := range resources.NetworkPolicies(scope.inst, scope.profile, r.Resources) {
+	for _, policy := range resources.NetworkPolicies(scope.inst, scope.profile, r.Resources, scope.access.plan) {
 		if _, err := r.Applier.Apply(ctx, policy); err != nil {
 			setCondition(scope.inst, v1alpha1.ConditionNetworkIsolated, metav1.ConditionFalse, v1alpha1.ReasonApplyFailed,
 				fmt.Sprintf("NetworkPolicy %s could not be applied; the instance is not isolated until it is: %s", policy.Name, apiReason(err)))
+			return err
+		}
+	}
+	if !scope.access.plan.Gated {
+		if _, err := r.Applier.Delete(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: scope.inst.Namespace, Name: resources.AccessNamesFor(scope.inst).Gate}}); err != nil {
 			return err
 		}
 	}
@@ -81,6 +92,8 @@ func (r *HelpdeskInstanceReconciler) reconcileEncryption(ctx context.Context, sc
 	for _, s := range scope.profile.Secrets {
 		specs = append(specs, vault.SecretSpec{Key: s.Key, Length: s.Length})
 	}
+	// The access gate's cookie keys live with them, whether a gate runs yet or not.
+	specs = append(specs, resources.GateVaultSecrets()...)
 	uid, asked := scope.inst.UID, digest(tenant, specs)
 	if known, left, ok := r.VaultStates.lookup(uid, asked); ok {
 		scope.secrets = known.secrets
@@ -204,6 +217,7 @@ func (r *HelpdeskInstanceReconciler) reconcileApp(ctx context.Context, scope *in
 		return err
 	}
 	migrated, err := r.reconcileMigration(ctx, scope, appReady)
+	scope.access.migrated = migrated
 	if err != nil || (!migrated && exists) {
 		return err
 	}
@@ -213,7 +227,11 @@ func (r *HelpdeskInstanceReconciler) reconcileApp(ctx context.Context, scope *in
 	if err := r.Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: names.DatabaseAppSecret}, databaseSecret); client.IgnoreNotFound(err) != nil {
 		return err
 	}
-	hash := resources.ConfigHash(scope.profile, resources.ConfigInputs{AppSecrets: scope.secrets, DatabaseSecretVersion: databaseSecret.ResourceVersion})
+	settings, err := r.appliedSettings(ctx, inst)
+	if err != nil {
+		return err
+	}
+	hash := resources.ConfigHash(scope.profile, resources.ConfigInputs{AppSecrets: scope.secrets, DatabaseSecretVersion: databaseSecret.ResourceVersion, Settings: settings})
 	desired := resources.Deployment(inst, scope.profile, r.Resources, hash)
 	if !migrated {
 		desired.Spec.Replicas = ptr.To[int32](0)
@@ -309,41 +327,6 @@ func reportDeployment(d *appsv1.Deployment, replicas int32, appReady func(metav1
 	}
 }
 
-// reconcileExposure applies the Service and, when the instance may use its hostname, the
-// Ingress. A hostname outside the operator's allowed suffixes, or one an older instance
-// already serves, gets no Ingress (an existing one is removed): a tenant can never take
-// another tenant's or the platform's host.
-func (r *HelpdeskInstanceReconciler) reconcileExposure(ctx context.Context, scope *instanceScope) error {
-	inst := scope.inst
-	if _, err := r.Applier.Apply(ctx, resources.Service(inst, scope.profile, r.Resources)); err != nil {
-		return err
-	}
-	reason, problem := v1alpha1.ReasonHostnameNotAllowed, resources.HostnameProblem(inst, r.Resources)
-	if inst.Spec.AccessPolicyRef != nil {
-		// An access policy this version cannot enforce must not leave the door open.
-		reason, problem = v1alpha1.ReasonNotEnforced, "spec.accessPolicyRef cannot be enforced yet"
-	}
-	if problem == "" {
-		owner, err := r.hostnameOwner(ctx, inst)
-		if err != nil {
-			return err
-		}
-		if owner != "" {
-			reason, problem = v1alpha1.ReasonHostnameConflict, fmt.Sprintf("spec.hostname %q is already served by HelpdeskInstance %s; choose another hostname", inst.Spec.Hostname, owner)
-		}
-	}
-	ingress := resources.Ingress(inst, scope.profile, r.Resources)
-	if problem != "" {
-		if reason != v1alpha1.ReasonNotEnforced {
-			scope.report(reason, problem+"; the instance is not exposed")
-		}
-		_, err := r.Applier.Delete(ctx, ingress)
-		return err
-	}
-	_, err := r.Applier.Apply(ctx, ingress)
-	return err
-}
-
 // hostnameOwner is the instance that owns inst's hostname when it is not inst itself: the
 // oldest instance asking for it (ties by namespace and name), in every watched namespace.
 func (r *HelpdeskInstanceReconciler) hostnameOwner(ctx context.Context, inst *v1alpha1.HelpdeskInstance) (string, error) {
@@ -388,7 +371,11 @@ func summarizeReady(inst *v1alpha1.HelpdeskInstance, problems []problem) {
 		setCondition(inst, v1alpha1.ConditionReady, metav1.ConditionFalse, problems[0].reason, strings.Join(messages, "; "))
 		return
 	}
-	for _, conditionType := range []string{v1alpha1.ConditionNetworkIsolated, v1alpha1.ConditionEncryptionReady, v1alpha1.ConditionDatabaseReady, v1alpha1.ConditionAppReady} {
+	required := []string{v1alpha1.ConditionNetworkIsolated, v1alpha1.ConditionEncryptionReady, v1alpha1.ConditionDatabaseReady, v1alpha1.ConditionAppReady}
+	if inst.Spec.AccessPolicyRef != nil {
+		required = append(required, v1alpha1.ConditionAccessEnforced)
+	}
+	for _, conditionType := range required {
 		c := meta.FindStatusCondition(inst.Status.Conditions, conditionType)
 		if c == nil {
 			setCondition(inst, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonProgressing, conditionType+" is not known yet")

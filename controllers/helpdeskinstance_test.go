@@ -515,14 +515,23 @@ func TestMissingPolicyHoldsReadyUntilItExists(t *testing.T) {
 	if msg := meta.FindStatusCondition(inst.Status.Conditions, v1alpha1.ConditionReady).Message; !strings.Contains(msg, `spec.accessPolicyRef names AccessPolicy "agents-only", which does not exist`) {
 		t.Errorf("Ready message %q does not name the reference", msg)
 	}
-	mustCreate(t, &v1alpha1.AccessPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "agents-only"}})
-	// The policy exists now, but this version cannot enforce it: the instance says so and
-	// fails closed, with no Ingress at all.
-	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNotEnforced))
-	if msg := meta.FindStatusCondition(inst.Status.Conditions, v1alpha1.ConditionReady).Message; !strings.Contains(msg, "not exposed") {
-		t.Errorf("Ready message %q does not say the instance is not exposed", msg)
+	names := resources.NamesFor(inst)
+	for _, name := range []string{names.App, resources.AccessNamesFor(inst).AgentRoute} {
+		if err := get(&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}); !apierrors.IsNotFound(err) {
+			t.Errorf("Ingress %s exists while the access policy does not (err %v)", name, err)
+		}
 	}
-	if err := get(&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.NamesFor(inst).App}}); !apierrors.IsNotFound(err) {
-		t.Errorf("an instance with an unenforced access policy has an Ingress (err %v)", err)
+	mustCreate(t, &v1alpha1.AccessPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "agents-only"}})
+	// The policy exists now. Left empty it still requires MFA (the default), which nothing
+	// can verify without SSO: the portal is served, the agent paths refuse every client.
+	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonMFANeedsSSO))
+	if msg := meta.FindStatusCondition(inst.Status.Conditions, v1alpha1.ConditionReady).Message; !strings.Contains(msg, "agent paths are not exposed") {
+		t.Errorf("Ready message %q does not say the agent paths are closed", msg)
+	}
+	eventually(t, wait, exists(&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.App}}))
+	agent := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.AccessNamesFor(inst).AgentRoute}}
+	eventually(t, wait, exists(agent))
+	if got := agent.Annotations[resources.AnnotationNginxAllowList]; got != "0.0.0.0/32,::/128" {
+		t.Errorf("the closed agent Ingress admits %q, want no client at all", got)
 	}
 }

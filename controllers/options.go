@@ -38,10 +38,13 @@ type Options struct {
 	// kind, are reconciled at once.
 	InstanceWorkers, PolicyWorkers int
 
-	ingressNamespaces, cnpgNamespaces, vaultNamespaces, vaultPods string
-	vaultCIDRs, apiServerCIDRs, dnsCIDRs                          string
-	egressAllowed, egressDenied, clusterCIDRs, hostnameSuffixes   string
-	helpyImage                                                    string
+	// access holds the exposure, edge and gate flags (options_access.go).
+	access accessFlags
+
+	cnpgNamespaces, vaultNamespaces, vaultPods                  string
+	vaultCIDRs, apiServerCIDRs, dnsCIDRs                        string
+	egressAllowed, egressDenied, clusterCIDRs, hostnameSuffixes string
+	helpyImage                                                  string
 }
 
 // BindFlags registers the controllers' flags on fs, with their defaults.
@@ -53,8 +56,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"How often an instance whose spec did not change has its Vault state (key, roles, secrets) checked again, plus up to a tenth for spread; Vault errors and spec changes check at once. 0 checks on every reconcile.")
 	o.Resources = resources.DefaultOptions()
 	o.Resources.ManagedBy = FieldManager
-	fs.StringVar(&o.ingressNamespaces, "ingress-namespace-selector", "kubernetes.io/metadata.name=ingress-nginx",
-		"Label selector of the namespaces the ingress controller runs in; only they may reach the helpdesk pods.")
+	o.access.bind(fs)
 	fs.StringVar(&o.cnpgNamespaces, "cnpg-namespace-selector", "kubernetes.io/metadata.name=cnpg-system",
 		"Label selector of the namespace the CloudNativePG operator runs in; only it may reach the database instance managers.")
 	fs.StringVar(&o.vaultCIDRs, "vault-egress-cidrs", "",
@@ -99,7 +101,7 @@ func (o *Options) complete(ctx context.Context, reader client.Reader) error {
 		}
 		return s
 	}
-	o.Resources.IngressController.NamespaceSelector = selector("ingress-namespace-selector", o.ingressNamespaces)
+	errs = append(errs, o.access.complete(&o.Resources))
 	o.Resources.CloudNativePGOperator.NamespaceSelector = selector("cnpg-namespace-selector", o.cnpgNamespaces)
 	o.Resources.Vault.Peer = resources.PeerSelector{
 		NamespaceSelector: selector("vault-namespace-selector", o.vaultNamespaces),
@@ -108,6 +110,10 @@ func (o *Options) complete(ctx context.Context, reader client.Reader) error {
 	o.Resources.Vault.Prefix, o.Resources.Vault.KVMount, o.Resources.Vault.KubernetesAuthMount = o.Vault.Prefix, o.Vault.KVMount, o.Vault.KubernetesMount
 	o.Resources.Vault.Address, o.Resources.Vault.TransitMount = o.Vault.Address, o.Vault.TransitMount
 	o.Resources.Vault.CIDRs = splitList(o.vaultCIDRs)
+	if port, err := addressPort(o.Vault.Address); err == nil {
+		// The address's port counts whichever way Vault's addresses (CIDRs, selectors) are given.
+		o.Resources.Vault.Port = port
+	}
 	if len(o.Resources.Vault.CIDRs) == 0 && o.Resources.Vault.Peer.NamespaceSelector == nil {
 		cidr, port, err := addressCIDR(o.Vault.Address)
 		if err != nil {
@@ -160,15 +166,31 @@ func addressCIDR(address string) (string, int32, error) {
 	if err != nil {
 		return "", 0, fmt.Errorf("the Vault address %q has a host name, not an IP address", address)
 	}
-	port := int32(8200)
-	if p := u.Port(); p != "" {
-		if _, err := fmt.Sscan(p, &port); err != nil {
-			return "", 0, fmt.Errorf("the Vault address %q has port %q", address, p)
-		}
-	} else if u.Scheme == "https" && !strings.Contains(u.Host, ":") {
-		port = 443
+	port, err := addressPort(address)
+	if err != nil {
+		return "", 0, err
 	}
 	return netip.PrefixFrom(ip, ip.BitLen()).String(), port, nil
+}
+
+// addressPort is the TCP port of a Vault URL: its own, else 443 for https without one,
+// else Vault's 8200.
+func addressPort(address string) (int32, error) {
+	u, err := url.Parse(address)
+	if err != nil || u.Host == "" {
+		return 0, fmt.Errorf("the Vault address %q is not a URL", address)
+	}
+	if p := u.Port(); p != "" {
+		var port int32
+		if _, err := fmt.Sscan(p, &port); err != nil || port < 1 {
+			return 0, fmt.Errorf("the Vault address %q has port %q", address, p)
+		}
+		return port, nil
+	}
+	if u.Scheme == "https" {
+		return 443, nil
+	}
+	return 8200, nil
 }
 
 // apiServerEndpoints reads the addresses behind the default/kubernetes Service, from the

@@ -54,8 +54,8 @@ func TestAccessPolicyWaitsForItsSecrets(t *testing.T) {
 	if err := k8sClient.Update(context.Background(), wrong); err != nil {
 		t.Fatal(err)
 	}
-	// Valid and complete, but not enforced by this version: Ready says so instead of True.
-	eventually(t, wait, conditionIs(policy, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNotEnforced))
+	// Valid and complete; no instance uses it yet, so nothing is left unenforced.
+	eventually(t, wait, conditionIs(policy, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled))
 	for _, c := range policy.Status.Conditions {
 		if strings.Contains(c.Message, "s3cr3t-value") {
 			t.Errorf("condition %s leaks the secret value", c.Type)

@@ -48,7 +48,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := instances.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the HelpdeskInstance controller: %w", err)
 	}
-	if err := (&AccessPolicyReconciler{Client: c, APIReader: apiReader, Workers: opts.PolicyWorkers}).SetupWithManager(ctx, mgr); err != nil {
+	if err := (&AccessPolicyReconciler{Client: c, APIReader: apiReader, Recorder: mgr.GetEventRecorder(FieldManager), Workers: opts.PolicyWorkers}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the AccessPolicy controller: %w", err)
 	}
 	if err := (&RetentionPolicyReconciler{Client: c, APIReader: apiReader, Now: time.Now, Recorder: mgr.GetEventRecorder(FieldManager), Workers: opts.PolicyWorkers}).SetupWithManager(mgr); err != nil {

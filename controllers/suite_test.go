@@ -162,7 +162,7 @@ func setupForTest(ctx context.Context, mgr ctrl.Manager, env *envtest.Environmen
 	if err := instances.SetupWithManager(ctx, mgr); err != nil {
 		return err
 	}
-	if err := (&AccessPolicyReconciler{Client: c, APIReader: reader}).SetupWithManager(ctx, mgr); err != nil {
+	if err := (&AccessPolicyReconciler{Client: c, APIReader: reader, Recorder: recorder}).SetupWithManager(ctx, mgr); err != nil {
 		return err
 	}
 	if err := (&RetentionPolicyReconciler{Client: c, APIReader: reader, Now: testClock.Now, Recorder: recorder, RetentionProfiles: testRetentionProfiles}).SetupWithManager(mgr); err != nil {

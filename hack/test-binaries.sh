@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Builds, from the Go module proxy, the real servers our tests start (kube-apiserver,
-# kubectl and etcd for envtest, Vault, the versitygw S3 gateway, the glauth LDAP server),
-# once per version.
+# kubectl and etcd for envtest, Vault, the versitygw S3 gateway, the glauth LDAP server, and for the end-to-end
+# tests a whole single-node cluster: kubelet and the control plane, kube-router,
+# CoreDNS and the CloudNativePG operator), once per version.
 #
 # Binaries are cached outside the checkout, keyed by version, so a warm machine
 # rebuilds nothing and a fresh clone reuses what an earlier clone built:
 #   ${HELPDESK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/helpdesk-operator}/bin/<name>-<version>/<name>
 #
-# Usage: hack/test-binaries.sh [envtest|vault|versitygw|glauth|all]...   build what is missing
-#        hack/test-binaries.sh env                                 print the variables tests read
+# Usage: hack/test-binaries.sh [envtest|vault|versitygw|glauth|cluster|all]...   build what is missing
+#        hack/test-binaries.sh env                                         print the variables tests read
+# `all` is what `make test` needs; `cluster` (for hack/cluster.sh and `make test-e2e`) is
+# built only when asked for.
 set -euo pipefail
 
 KUBERNETES_VERSION=${KUBERNETES_VERSION:-v1.36.3}
@@ -19,13 +22,18 @@ ETCD_VERSION=${ETCD_VERSION:-v3.6.6}
 VAULT_VERSION=${VAULT_VERSION:-v1.21.1}
 VERSITYGW_VERSION=${VERSITYGW_VERSION:-v1.8.0}
 GLAUTH_VERSION=${GLAUTH_VERSION:-v2.4.0}
+# The only kube-router version the module proxy serves; run as NetworkPolicy firewall only.
+KUBE_ROUTER_VERSION=${KUBE_ROUTER_VERSION:-v2.1.0}
+# The operator whose API our code uses (github.com/cloudnative-pg/api v1.30.0).
+CNPG_VERSION=${CNPG_VERSION:-v1.30.0}
+COREDNS_VERSION=${COREDNS_VERSION:-v1.15.0}
 
 CACHE_DIR=${HELPDESK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/helpdesk-operator}
 BIN_DIR=$CACHE_DIR/bin
 SRC_DIR=$CACHE_DIR/src
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod
 
-log() { printf 'test-binaries: %s\n' "$*" >&2; }
+log() { printf 'test-binaries: [%s] %s\n' "$(date -u +%T)" "$*" >&2; }
 
 kube_dir() { echo "$BIN_DIR/kubernetes-$KUBERNETES_VERSION"; }
 etcd_dir() { echo "$BIN_DIR/etcd-$ETCD_VERSION"; }
@@ -34,6 +42,11 @@ versitygw_dir() { echo "$BIN_DIR/versitygw-$VERSITYGW_VERSION"; }
 glauth_dir() { echo "$BIN_DIR/glauth-$GLAUTH_VERSION"; }
 # envtest wants kube-apiserver, etcd and kubectl side by side in one folder.
 envtest_dir() { echo "$BIN_DIR/envtest-$KUBERNETES_VERSION-etcd-$ETCD_VERSION"; }
+# The cluster's own Kubernetes binaries, version-stamped (kubelet and clients read it).
+kube_cluster_dir() { echo "$BIN_DIR/kubernetes-cluster-$KUBERNETES_VERSION"; }
+kube_router_dir() { echo "$BIN_DIR/kube-router-$KUBE_ROUTER_VERSION"; }
+cnpg_dir() { echo "$BIN_DIR/cloudnative-pg-$CNPG_VERSION"; }
+coredns_dir() { echo "$BIN_DIR/coredns-$COREDNS_VERSION"; }
 
 # fresh_module DIR MODULE: an empty scratch module to build a tool from.
 fresh_module() {
@@ -51,21 +64,27 @@ install_binaries() {
   rm -rf "$dest"; mv "$tmp" "$dest"
 }
 
+# kube_scratch_module SRC: a module requiring k8s.io/kubernetes, with every staging module
+# its go.mod replaces by a folder (which the module zip lacks) replaced by the published
+# k8s.io/<name> at the matching v0 version.
+kube_scratch_module() {
+  local src=$1
+  fresh_module "$src" local/kube-build
+  local gomod; gomod=$(cd "$src" && go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^\s*"GoMod": "\(.*\)",$/\1/p')
+  local args=()
+  while read -r mod; do args+=(-replace "$mod=$mod@$KUBERNETES_STAGING_VERSION"); done < <(
+    awk '/^replace \(/{r=1;next} r&&/^\)/{r=0} r&&/=> \.\/staging/{print $1}' "$gomod")
+  (( ${#args[@]} > 0 )) || { log "found no staging replaces in $gomod"; exit 1; }
+  (cd "$src" && go mod edit "${args[@]}" && go get "k8s.io/kubernetes@$KUBERNETES_VERSION" >/dev/null)
+}
+
 build_kubernetes() {
   local dest; dest=$(kube_dir)
   if [[ -x $dest/kube-apiserver && -x $dest/kubectl ]]; then log "kube-apiserver and kubectl $KUBERNETES_VERSION cached in $dest"; return; fi
   log "building kube-apiserver and kubectl $KUBERNETES_VERSION from k8s.io/kubernetes (about 9 minutes on 2 cores)"
   local src=$SRC_DIR/kubernetes-$KUBERNETES_VERSION
-  fresh_module "$src" local/kube-build
-  local gomod; gomod=$(cd "$src" && go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^\s*"GoMod": "\(.*\)",$/\1/p')
-  # k8s.io/kubernetes replaces every staging module with a folder the module zip lacks;
-  # the same code is published as k8s.io/<name> at the matching v0 version.
-  local args=()
-  while read -r mod; do args+=(-replace "$mod=$mod@$KUBERNETES_STAGING_VERSION"); done < <(
-    awk '/^replace \(/{r=1;next} r&&/^\)/{r=0} r&&/=> \.\/staging/{print $1}' "$gomod")
-  (( ${#args[@]} > 0 )) || { log "found no staging replaces in $gomod"; exit 1; }
-  (cd "$src" && go mod edit "${args[@]}" && go get "k8s.io/kubernetes@$KUBERNETES_VERSION" >/dev/null \
-    && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$src/out/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl)
+  kube_scratch_module "$src"
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$src/out/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl)
   install_binaries "$src/out" "$dest" kube-apiserver kubectl
   log "built $dest/kube-apiserver and $dest/kubectl"
 }
@@ -132,6 +151,124 @@ build_versitygw() {
   log "built $dest/versitygw"
 }
 
+# The Kubernetes binaries of the single-node cluster, all six in one `go build` so they
+# share their compile work (kube-apiserver and kubectl again: these carry the version
+# stamp, which the kubelet and clients such as CloudNativePG read; envtest's stay as they
+# are). The tools file lets `go mod tidy` record the go.sum entries of every command.
+KUBE_CLUSTER_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl)
+
+build_kube_cluster() {
+  local dest; dest=$(kube_cluster_dir)
+  local missing=0 name
+  for name in "${KUBE_CLUSTER_COMMANDS[@]}"; do [[ -x $dest/$name ]] || missing=1; done
+  if (( missing == 0 )); then log "Kubernetes cluster binaries $KUBERNETES_VERSION cached in $dest"; return; fi
+  log "building ${KUBE_CLUSTER_COMMANDS[*]} $KUBERNETES_VERSION from k8s.io/kubernetes (about 18 minutes cold on 2 cores)"
+  local src=$SRC_DIR/kubernetes-cluster-$KUBERNETES_VERSION
+  kube_scratch_module "$src"
+  local pkgs=()
+  {
+    echo '//go:build tools'
+    echo
+    echo 'package tools'
+    echo
+    echo 'import ('
+    for name in "${KUBE_CLUSTER_COMMANDS[@]}"; do
+      echo "	_ \"k8s.io/kubernetes/cmd/$name\""
+      pkgs+=("k8s.io/kubernetes/cmd/$name")
+    done
+    echo ')'
+  } >"$src/tools.go"
+  local minor=${KUBERNETES_VERSION#v*.}; minor=${minor%%.*}
+  local major=${KUBERNETES_VERSION#v}; major=${major%%.*}
+  local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION"
+  ldflags+=" -X k8s.io/component-base/version.gitMajor=$major -X k8s.io/component-base/version.gitMinor=$minor"
+  ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
+  (cd "$src" && go mod tidy >/dev/null \
+    && CGO_ENABLED=0 go build -trimpath -ldflags="$ldflags" -o "$src/out/" "${pkgs[@]}")
+  install_binaries "$src/out" "$dest" "${KUBE_CLUSTER_COMMANDS[@]}"
+  log "built ${KUBE_CLUSTER_COMMANDS[*]} into $dest"
+}
+
+build_kube_router() {
+  local dest; dest=$(kube_router_dir)
+  if [[ -x $dest/kube-router ]]; then log "kube-router $KUBE_ROUTER_VERSION cached in $dest"; return; fi
+  log "building kube-router $KUBE_ROUTER_VERSION (about 5 minutes)"
+  local src=$SRC_DIR/kube-router-$KUBE_ROUTER_VERSION
+  fresh_module "$src" local/kube-router-build
+  local pkg=github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+  (cd "$src" && go get -tool "$pkg@$KUBE_ROUTER_VERSION" >/dev/null \
+    && CGO_ENABLED=0 go build -trimpath \
+      -ldflags="-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION" \
+      -o out/kube-router "$pkg")
+  install_binaries "$src/out" "$dest" kube-router
+  log "built $dest/kube-router"
+}
+
+# CloudNativePG's operator binary (`manager`: controller, instance manager and bootstrap
+# in one) and its release manifest, which the module ships in releases/.
+build_cnpg() {
+  local dest; dest=$(cnpg_dir)
+  local version=${CNPG_VERSION#v}
+  if [[ -x $dest/manager && -f $dest/cnpg-$version.yaml ]]; then log "cloudnative-pg $CNPG_VERSION cached in $dest"; return; fi
+  log "building the CloudNativePG operator $CNPG_VERSION (about 6 minutes)"
+  local src=$SRC_DIR/cloudnative-pg-$CNPG_VERSION
+  fresh_module "$src" local/cnpg-build
+  local pkg=github.com/cloudnative-pg/cloudnative-pg/cmd/manager
+  (cd "$src" && go get -tool "$pkg@$CNPG_VERSION" >/dev/null \
+    && CGO_ENABLED=0 go build -trimpath \
+      -ldflags="-s -w -X github.com/cloudnative-pg/cloudnative-pg/pkg/versions.buildVersion=$version" \
+      -o out/manager "$pkg")
+  local moddir; moddir=$(cd "$src" && go list -m -f '{{.Dir}}' github.com/cloudnative-pg/cloudnative-pg)
+  cp "$moddir/releases/cnpg-$version.yaml" "$src/out/cnpg-$version.yaml"
+  install_binaries "$src/out" "$dest" manager "cnpg-$version.yaml"
+  log "built $dest/manager"
+}
+
+# CoreDNS with only the plugins the cluster DNS uses (the full set pulls in every cloud
+# SDK): the documented way to build it with a subset is a main package that sets the
+# directives.
+build_coredns() {
+  local dest; dest=$(coredns_dir)
+  if [[ -x $dest/coredns ]]; then log "coredns $COREDNS_VERSION cached in $dest"; return; fi
+  log "building coredns $COREDNS_VERSION with the kubernetes plugin (about 4 minutes)"
+  local src=$SRC_DIR/coredns-$COREDNS_VERSION
+  fresh_module "$src" local/coredns-build
+  cat >"$src/main.go" <<'GO'
+package main
+
+import (
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/coremain"
+
+	_ "github.com/coredns/coredns/plugin/cache"
+	_ "github.com/coredns/coredns/plugin/errors"
+	_ "github.com/coredns/coredns/plugin/health"
+	_ "github.com/coredns/coredns/plugin/kubernetes"
+	_ "github.com/coredns/coredns/plugin/log"
+	_ "github.com/coredns/coredns/plugin/ready"
+)
+
+// In the order of CoreDNS's plugin.cfg: it is the order queries pass the plugins.
+var directives = []string{"ready", "health", "errors", "log", "cache", "kubernetes"}
+
+func init() { dnsserver.Directives = directives }
+
+func main() { coremain.Run() }
+GO
+  (cd "$src" && go get "github.com/coredns/coredns@$COREDNS_VERSION" >/dev/null && go mod tidy >/dev/null \
+    && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o out/coredns .)
+  install_binaries "$src/out" "$dest" coredns
+  log "built $dest/coredns"
+}
+
+build_cluster() {
+  build_etcd
+  build_kube_cluster
+  build_kube_router
+  build_coredns
+  build_cnpg
+}
+
 build_glauth() {
   local dest; dest=$(glauth_dir)
   if [[ -x $dest/glauth ]]; then log "glauth $GLAUTH_VERSION cached in $dest"; return; fi
@@ -155,6 +292,13 @@ print_env() {
   echo "HELPDESK_TEST_VAULT=$(vault_dir)/vault"
   echo "HELPDESK_TEST_VERSITYGW=$(versitygw_dir)/versitygw"
   echo "HELPDESK_TEST_GLAUTH=$(glauth_dir)/glauth"
+  echo "HELPDESK_E2E_ETCD=$(etcd_dir)/etcd"
+  echo "HELPDESK_E2E_KUBE_BIN=$(kube_cluster_dir)"
+  echo "HELPDESK_E2E_KUBE_ROUTER=$(kube_router_dir)/kube-router"
+  echo "HELPDESK_E2E_COREDNS=$(coredns_dir)/coredns"
+  echo "HELPDESK_E2E_CNPG_MANAGER=$(cnpg_dir)/manager"
+  echo "HELPDESK_E2E_CNPG_MANIFEST=$(cnpg_dir)/cnpg-${CNPG_VERSION#v}.yaml"
+  echo "HELPDESK_E2E_CNPG_VERSION=${CNPG_VERSION#v}"
 }
 
 mkdir -p "$BIN_DIR" "$SRC_DIR"
@@ -171,8 +315,9 @@ for target in "$@"; do
     vault) build_vault ;;
     versitygw) build_versitygw ;;
     glauth) build_glauth ;;
+    cluster) build_cluster ;;
     all) build_envtest; build_versitygw; build_vault; build_glauth ;;
     env) print_env ;;
-    *) log "unknown target $target (want envtest, vault, versitygw, glauth, all or env)"; exit 2 ;;
+    *) log "unknown target $target (want envtest, vault, versitygw, glauth, cluster, all or env)"; exit 2 ;;
   esac
 done

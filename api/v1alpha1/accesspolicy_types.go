@@ -6,6 +6,7 @@ import (
 )
 
 // AccessPolicySpec says who may reach the helpdesks that reference it, and how.
+// +kubebuilder:validation:XValidation:rule="!has(self.sso) || !has(self.sso.ldap) || !has(self.mfa) || !has(self.mfa.required) || !self.mfa.required",message="spec.mfa.required cannot be enforced with spec.sso.ldap: a directory bind proves a password only; set spec.mfa.required to false or use an OIDC or SAML provider that enforces a second factor"
 type AccessPolicySpec struct {
 	// AgentAllowedCIDRs restricts the agent and admin UI to these client networks, e.g.
 	// 203.0.113.0/24. Empty allows every network (SSO and MFA still apply).
@@ -63,6 +64,18 @@ type SSOSpec struct {
 	// LDAP signs agents in against an LDAP directory.
 	// +optional
 	LDAP *LDAPSpec `json:"ldap,omitempty"`
+
+	// ProviderCIDRs are the networks of the identity provider the access gate talks to
+	// (the OIDC issuer with its token and key endpoints, the SAML metadata server, the LDAP
+	// directory), e.g. 192.0.2.10/32. The gate's NetworkPolicy allows egress only there
+	// (plus the operator's --gate-egress-cidrs), on the port of the provider's URL. The
+	// operator's egress bounds apply as for spec.network of an instance.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=set
+	// +kubebuilder:validation:items:MaxLength=43
+	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c))",message="spec.sso.providerCIDRs must contain only CIDRs such as 192.0.2.10/32"
+	ProviderCIDRs []string `json:"providerCIDRs,omitempty"`
 }
 
 // OIDCSpec configures an OpenID Connect provider.
@@ -99,6 +112,7 @@ type OIDCSpec struct {
 }
 
 // SAMLSpec configures a SAML 2.0 identity provider.
+// +kubebuilder:validation:XValidation:rule="has(self.signingKeyRef) == has(self.certificateRef)",message="spec.sso.saml.signingKeyRef and spec.sso.saml.certificateRef must be set together: the identity provider verifies signed requests with the certificate"
 type SAMLSpec struct {
 	// MetadataURL is the identity provider's metadata document, an https URL.
 	// +kubebuilder:validation:MaxLength=512
@@ -115,6 +129,11 @@ type SAMLSpec struct {
 	// to sign requests; empty leaves requests unsigned.
 	// +optional
 	SigningKeyRef *SecretKeyReference `json:"signingKeyRef,omitempty"`
+
+	// CertificateRef is the Secret key holding the service provider's PEM certificate for
+	// SigningKeyRef's key; set both or neither.
+	// +optional
+	CertificateRef *SecretKeyReference `json:"certificateRef,omitempty"`
 }
 
 // LDAPSpec configures an LDAP directory.
@@ -246,9 +265,86 @@ type CaptchaSpec struct {
 	SecretKeyRef SecretKeyReference `json:"secretKeyRef"`
 }
 
+// AccessPartState says whether one part of an access policy is in force for an instance.
+// +kubebuilder:validation:Enum=Enforced;NotEnforced;NotRequested
+type AccessPartState string
+
+// Access part states.
+const (
+	// AccessPartEnforced: what the policy asks for this part is in force.
+	AccessPartEnforced AccessPartState = "Enforced"
+	// AccessPartNotEnforced: the policy asks for something this part cannot give on the
+	// instance's exposure (the reason says why); the instance fails closed where that
+	// would open a door.
+	AccessPartNotEnforced AccessPartState = "NotEnforced"
+	// AccessPartNotRequested: the policy asks for nothing in this part.
+	AccessPartNotRequested AccessPartState = "NotRequested"
+)
+
+// AccessPartStatus reports one part of an access policy on one instance.
+type AccessPartStatus struct {
+	// State is Enforced, NotEnforced or NotRequested.
+	// +required
+	State AccessPartState `json:"state"`
+
+	// Reason is a CamelCase reason, e.g. AllowListUnsupported; empty when enforced.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Reason string `json:"reason,omitempty"`
+
+	// Message says what is in force, or why not and how to fix it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
+}
+
+// AccessEnforcement reports every part of an access policy on one instance.
+type AccessEnforcement struct {
+	// AllowList: spec.agentAllowedCIDRs and spec.portalAllowedCIDRs at the edge.
+	// +required
+	AllowList AccessPartStatus `json:"allowList"`
+	// SSO: spec.sso by the instance's access gate.
+	// +required
+	SSO AccessPartStatus `json:"sso"`
+	// MFA: spec.mfa, verified by the gate from the identity provider's answer.
+	// +required
+	MFA AccessPartStatus `json:"mfa"`
+	// Session: spec.session by the gate.
+	// +required
+	Session AccessPartStatus `json:"session"`
+	// Uploads: spec.uploads, the size at the edge and the extensions in the app.
+	// +required
+	Uploads AccessPartStatus `json:"uploads"`
+	// BotProtection: spec.botProtection in the app.
+	// +required
+	BotProtection AccessPartStatus `json:"botProtection"`
+}
+
+// AccessPolicyInstance is how a policy is enforced on one instance that references it.
+type AccessPolicyInstance struct {
+	// Name of the HelpdeskInstance, in the policy's namespace.
+	// +required
+	Name string `json:"name"`
+
+	// Exposure the instance is served through, e.g. gateway/envoy-gateway or
+	// ingress/ingress-nginx.
+	// +optional
+	Exposure string `json:"exposure,omitempty"`
+
+	AccessEnforcement `json:",inline"`
+}
+
 // AccessPolicyStatus is the observed state of an AccessPolicy.
 type AccessPolicyStatus struct {
-	// Conditions: Ready, Stalled.
+	// Instances lists the instances that reference the policy and, per part, whether it
+	// is enforced on them (as each instance last reported it).
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Instances []AccessPolicyInstance `json:"instances,omitempty"`
+
+	// Conditions: Ready (True only when every part the policy asks for is enforced on
+	// every instance that references it), Stalled.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

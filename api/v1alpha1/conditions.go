@@ -14,6 +14,9 @@ const (
 	ConditionAppReady        = "AppReady"
 	ConditionEncryptionReady = "EncryptionReady"
 	ConditionNetworkIsolated = "NetworkIsolated"
+	// ConditionAccessEnforced is True when every part of the instance's access policy is
+	// in force on it; present only while the instance references an access policy.
+	ConditionAccessEnforced = "AccessEnforced"
 
 	ConditionBackupHealthy = "BackupHealthy"
 )
@@ -110,6 +113,49 @@ const AnnotationSkipVaultCleanup = "helpdesk.privatedesk.io/skip-vault-cleanup"
 // ReasonNotEnforced: a policy kind is validated, but this operator version does not yet
 // enforce it, so nothing it asks for is in place.
 const ReasonNotEnforced = "NotEnforced"
+
+// Access reasons: of AccessEnforced, of the AccessPolicy's Ready, and of the parts in
+// status.access (HelpdeskInstance) and status.instances (AccessPolicy).
+const (
+	// ReasonAccessEnforced: every part the policy asks for is in force.
+	ReasonAccessEnforced = "Enforced"
+	// ReasonAllowListUnsupported: the exposure the operator uses cannot restrict clients
+	// by address, so the paths the list guards are not exposed at all.
+	ReasonAllowListUnsupported = "AllowListUnsupported"
+	// ReasonMFANeedsSSO: spec.mfa.required without spec.sso: nothing could verify a second
+	// factor, so the agent paths are not exposed.
+	ReasonMFANeedsSSO = "MFANeedsSSO"
+	// ReasonMFAUnverifiable: the SSO provider cannot prove a second factor (LDAP).
+	ReasonMFAUnverifiable = "MFAUnverifiable"
+	// ReasonSessionNeedsSSO: session limits are enforced by the access gate, which runs
+	// only with spec.sso; the app's own sign-in has no idle timeout.
+	ReasonSessionNeedsSSO = "SessionNeedsSSO"
+	// ReasonUploadLimitUnsupported: the exposure cannot limit request bodies.
+	ReasonUploadLimitUnsupported = "UploadLimitUnsupported"
+	// ReasonExtensionsUnsupported: the app profile has no setting for allowed extensions.
+	ReasonExtensionsUnsupported = "ExtensionsUnsupported"
+	// ReasonSettingsPending: the app settings the policy decides are being written (the
+	// settings Job runs, or waits for the database, its migration or a Secret).
+	ReasonSettingsPending = "SettingsPending"
+	// ReasonSettingsFailed: the Job that writes the app settings failed.
+	ReasonSettingsFailed = "SettingsFailed"
+	// ReasonCaptchaProviderUnsupported: the app supports another captcha provider only.
+	ReasonCaptchaProviderUnsupported = "CaptchaProviderUnsupported"
+	// ReasonHoneypotUnsupported: no honeypot mechanism exists for the app.
+	ReasonHoneypotUnsupported = "HoneypotUnsupported"
+	// ReasonGateConfigInvalid: the gate configuration rendered from the policy is refused;
+	// the instance keeps its last enforced gate configuration.
+	ReasonGateConfigInvalid = "GateConfigInvalid"
+	// ReasonGateNotAvailable: the access gate's pods are not available yet; the paths it
+	// guards answer with an error until they are.
+	ReasonGateNotAvailable = "GateNotAvailable"
+	// ReasonNoProviderEgress: the gate has no egress to its identity provider (no
+	// spec.sso.providerCIDRs and no --gate-egress-cidrs), so nobody can sign in.
+	ReasonNoProviderEgress = "NoProviderEgress"
+	// ReasonNotExposed: the instance is not exposed (hostname refused or taken), so
+	// nothing of the policy is in force at the edge.
+	ReasonNotExposed = "NotExposed"
+)
 
 // BackupPolicy reasons of BackupHealthy and of Ready.
 const (

@@ -148,12 +148,44 @@ type AppSpec struct {
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 }
 
-// IngressSpec configures the instance's Ingress.
+// IngressSpec configures how the instance is exposed: through Ingresses or Gateway API
+// HTTPRoutes, whichever the operator is configured for (its --exposure flag).
 type IngressSpec struct {
-	// ClassName is the IngressClass to use; empty uses the cluster's default class.
+	// ClassName is the IngressClass to use when the operator exposes instances through
+	// Ingresses; empty uses the operator's --ingress-class, else the cluster's default.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="spec.ingress.className must be an object name: lowercase letters, digits, '-' and '.'"
 	ClassName *string `json:"className,omitempty"`
+
+	// Gateway is the Gateway the instance's HTTPRoutes attach to when the operator exposes
+	// instances through Gateway API; empty uses the operator's --gateway. The Gateway's
+	// allowedRoutes decides whether routes of this namespace may attach to it.
+	// +optional
+	Gateway *GatewayReference `json:"gateway,omitempty"`
+}
+
+// GatewayReference names a Gateway API Gateway and, optionally, one of its listeners.
+type GatewayReference struct {
+	// Name of the Gateway.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="spec.ingress.gateway.name must be an object name: lowercase letters, digits, '-' and '.'"
+	// +required
+	Name string `json:"name"`
+
+	// Namespace of the Gateway; empty means the namespace of the operator's --gateway.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="spec.ingress.gateway.namespace must be a namespace name: lowercase letters, digits and '-'"
+	Namespace string `json:"namespace,omitempty"`
+
+	// SectionName is the listener of the Gateway to attach to; empty attaches to every
+	// listener that accepts the routes.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="spec.ingress.gateway.sectionName must be a listener name: lowercase letters, digits, '-' and '.'"
+	SectionName string `json:"sectionName,omitempty"`
 }
 
 // TLSSpec configures HTTPS for the hostname.
@@ -335,7 +367,8 @@ type RestoreSource struct {
 
 // HelpdeskInstanceStatus is the observed state of a HelpdeskInstance.
 type HelpdeskInstanceStatus struct {
-	// Conditions: Ready, DatabaseReady, AppReady, EncryptionReady, NetworkIsolated, Stalled.
+	// Conditions: Ready, DatabaseReady, AppReady, EncryptionReady, NetworkIsolated,
+	// AccessEnforced (with an access policy), Stalled.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -363,6 +396,25 @@ type HelpdeskInstanceStatus struct {
 	// Restore reports the restore of spec.restoreFrom.
 	// +optional
 	Restore *RestoreStatus `json:"restore,omitempty"`
+
+	// Access reports, per part of spec.accessPolicyRef's policy, whether it is enforced
+	// on this instance; absent without an access policy.
+	// +optional
+	Access *AccessStatus `json:"access,omitempty"`
+}
+
+// AccessStatus is how the instance's access policy is enforced on it.
+type AccessStatus struct {
+	// PolicyName is the AccessPolicy this reports on.
+	// +optional
+	PolicyName string `json:"policyName,omitempty"`
+
+	// Exposure the instance is served through, e.g. gateway/envoy-gateway or
+	// ingress/ingress-nginx.
+	// +optional
+	Exposure string `json:"exposure,omitempty"`
+
+	AccessEnforcement `json:",inline"`
 }
 
 // RestorePhase is how far the restore of spec.restoreFrom has come.

@@ -14,6 +14,7 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/privatedesk/helpdesk-operator/internal/appsettings"
 	backupcli "github.com/privatedesk/helpdesk-operator/internal/backup/cli"
 	"github.com/privatedesk/helpdesk-operator/internal/gate"
 	"github.com/privatedesk/helpdesk-operator/internal/operator"
@@ -31,6 +32,7 @@ Usage:
   helpdesk-operator verify [flags]      restore drill: restore into a scratch database and compare
   helpdesk-operator list [flags]        list the complete backups of an instance
   helpdesk-operator gate [flags]        the access gate in front of one helpdesk (SSO, MFA, sessions)
+  helpdesk-operator app-settings [flags] write the settings an access policy decides into the app's database (run by a Job)
   helpdesk-operator copy-binary DEST    copy this binary to DEST (init containers of job pods)
   helpdesk-operator retention [flags]   apply retention rules inside an instance's database (run by a CronJob)
   helpdesk-operator dsr [flags]         run a data-subject request: Access, Erasure or Rectification;
@@ -69,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return backupcli.Main(ctx, command, args, stdout)
 	case "gate":
 		return gate.Main(ctx, args, stderr)
+	case "app-settings":
+		return appsettings.Main(ctx, args, stdout)
 	case "vault-setup":
 		return operator.RunVaultSetup(ctx, args, stderr)
 	case "copy-binary":

@@ -140,6 +140,20 @@ func helpy() Profile {
 		UploadsPath: "/helpy/public/uploads",
 		ConfigFiles: helpyConfigFiles(),
 		WorkingDir:  "/helpy",
+		// config/initializers/default_settings.rb and app/controllers/application_controller.rb
+		// (recaptcha_enabled? needs '1' and both keys; Recaptcha.configure reads them per
+		// request from AppSettings, cached per pod); the uploaders read the allow-list.
+		Settings: SettingsStore{
+			Table:              "settings",
+			ExtensionAllowList: "settings.extension_whitelist",
+			CaptchaProvider:    "ReCaptcha",
+			CaptchaEnabled:     "settings.recaptcha_enabled",
+			CaptchaSiteKey:     "settings.recaptcha_site_key",
+			CaptchaSecretKey:   "settings.recaptcha_api_key",
+		},
+		// config/routes.rb: namespace :admin (the agent UI and its root /admin) sits outside
+		// the localized scope, and the Grape API is mounted under /api.
+		AgentPathPrefixes: []string{"/admin", "/api"},
 		// GET / answers 301 (a locale redirect) after reading settings from the database.
 		HTTPProbePath:         "/",
 		StartupTimeoutSeconds: 600,

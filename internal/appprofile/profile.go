@@ -63,6 +63,15 @@ type Profile struct {
 	// WorkingDir of the application containers.
 	WorkingDir string
 
+	// Settings says where the app keeps the settings an access policy decides; a zero
+	// Table means the app has none the operator can write.
+	Settings SettingsStore
+
+	// AgentPathPrefixes are the paths of the agent and admin UI and of the API whose keys
+	// are agent credentials. They are routed apart from the customer portal, carry the
+	// agent allow-list, and need a session at the access gate. Clean absolute paths.
+	AgentPathPrefixes []string
+
 	// HTTPProbePath is requested by the readiness probe, with HTTPProbeHeaders. The
 	// builders add a Host header with the instance's hostname (see resources).
 	HTTPProbePath    string
@@ -70,6 +79,21 @@ type Profile struct {
 	// StartupTimeoutSeconds is how long the first start may take before the pod is
 	// restarted; Helpy may compile assets on start.
 	StartupTimeoutSeconds int32
+}
+
+// SettingsStore is a rails-settings-cached table (var, YAML value, thing_type NULL for
+// global rows) and the names of the settings an access policy decides.
+type SettingsStore struct {
+	Table string
+	// ExtensionAllowList holds the allowed upload extensions, comma-separated; empty
+	// allows what the app's own refused-extensions list does not refuse.
+	ExtensionAllowList string
+	// CaptchaProvider is the one captcha provider the app supports (an API value), and
+	// CaptchaEnabled ("1" or "0"), CaptchaSiteKey and CaptchaSecretKey its settings.
+	CaptchaProvider  string
+	CaptchaEnabled   string
+	CaptchaSiteKey   string
+	CaptchaSecretKey string
 }
 
 // SecretEnv sets an environment variable from one key of a Secret.

@@ -132,6 +132,15 @@ func (g *Gate) serveApp(w http.ResponseWriter, r *http.Request) {
 		g.proxy.ServeHTTP(w, r)
 		return
 	}
+	if !g.canonical(r) {
+		// The edge routes the protected paths, with the agent allow-list, by their literal,
+		// case-sensitive prefixes: any other spelling of one (/Admin, /admin.json, //admin,
+		// /%61dmin) reached the gate through the portal's route, past that list. No browser
+		// link spells them so; refuse rather than serve them.
+		g.log.Info("non-canonical protected path refused")
+		http.NotFound(w, r)
+		return
+	}
 	s, problem := g.sessions.load(r)
 	if s == nil {
 		if problem != "" {
@@ -151,6 +160,18 @@ func (g *Gate) protected(urlPath string) bool {
 	p := strings.ToLower(path.Clean("/" + urlPath))
 	for _, prefix := range g.cfg.ProtectedPathPrefixes {
 		if strings.HasPrefix(p, strings.ToLower(prefix)) {
+			return true
+		}
+	}
+	return false
+}
+
+// canonical reports whether the request's path, exactly as it arrived, is a protected
+// prefix or lies under one: the spelling the edge's agent route matches.
+func (g *Gate) canonical(r *http.Request) bool {
+	raw := r.URL.EscapedPath()
+	for _, prefix := range g.cfg.ProtectedPathPrefixes {
+		if raw == prefix || strings.HasPrefix(raw, prefix+"/") {
 			return true
 		}
 	}

@@ -126,3 +126,23 @@ func TestLDAPLoginWithoutTheFormsTokenIsRefused(t *testing.T) {
 	r = b.post(gs.URL+pathLDAPLogin, values, "Sec-Fetch-Site", "cross-site")
 	expectStatus(t, r, 403)
 }
+
+// TestOtherSpellingsOfProtectedPathsAreRefused: a signed-in agent still gets a 404 for a
+// spelling of a protected path the edge's agent route would not have matched, so that no
+// request reaches them around the agent allow-list; the canonical path passes.
+func TestOtherSpellingsOfProtectedPathsAreRefused(t *testing.T) {
+	gs, _ := startLDAPGate(t, nil)
+	b := newBrowser(t, gs.Server)
+	expectStatus(t, signInLDAP(t, b, gs, "alice", "pw-alice", "/admin/topics"), 200)
+	before := gs.upstream.count()
+	for _, path := range []string{"/admin.json", "/Admin/topics", "/%61dmin/topics", "/api.html", "/ADMIN"} {
+		r := b.get(gs.URL + path)
+		expectStatus(t, r, 404)
+	}
+	if gs.upstream.count() != before {
+		t.Errorf("a non-canonical spelling reached the upstream")
+	}
+	for _, path := range []string{"/admin", "/admin/topics/1", "/api/v1/tickets"} {
+		expectStatus(t, b.get(gs.URL+path), 200)
+	}
+}

@@ -11,7 +11,9 @@ import (
 	"os"
 	"strings"
 
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -115,9 +117,18 @@ func (f *ManagerFlags) Run(ctx context.Context) error {
 			watch = append(watch, ns)
 		}
 	}
+	// The exposure kinds whose CRDs are installed are cached like the other children.
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return fmt.Errorf("building the API client: %w", err)
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		return fmt.Errorf("discovering the cluster's API kinds: %w", err)
+	}
 	opts := ctrl.Options{
 		Scheme:                  scheme.New(),
-		Cache:                   controllers.CacheOptions(watch),
+		Cache:                   controllers.CacheOptions(watch, controllers.InstalledExposureKinds(mapper)...),
 		Metrics:                 metrics,
 		HealthProbeBindAddress:  f.ProbeAddress,
 		LeaderElection:          f.LeaderElection,

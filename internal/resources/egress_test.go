@@ -63,7 +63,7 @@ func TestRefusedEgressNeverOpens(t *testing.T) {
 		{CIDR: "169.254.0.0/16", Ports: []int32{80}},
 	}
 	var policy *networkingv1.NetworkPolicy
-	for _, p := range NetworkPolicies(inst, prof, opts) {
+	for _, p := range NetworkPolicies(inst, prof, opts, AccessPlan{}) {
 		if p.Name == NamesFor(inst).PolicyApp {
 			policy = p
 		}

@@ -136,12 +136,14 @@ func buildAll(t testing.TB, inst *v1alpha1.HelpdeskInstance, opts Options) []run
 		MigrationJob(inst, prof, opts),
 		Deployment(inst, prof, opts, hash),
 		Service(inst, prof, opts),
-		Ingress(inst, prof, opts),
 	)
+	for _, obj := range Exposure(inst, prof, opts, PlanAccess(inst, nil, prof, opts)) {
+		objs = append(objs, obj)
+	}
 	if pdb := PodDisruptionBudget(inst, prof, opts); pdb != nil {
 		objs = append(objs, pdb)
 	}
-	for _, p := range NetworkPolicies(inst, prof, opts) {
+	for _, p := range NetworkPolicies(inst, prof, opts, AccessPlan{}) {
 		objs = append(objs, p)
 	}
 	return objs

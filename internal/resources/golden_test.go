@@ -53,6 +53,14 @@ func compareGolden(t *testing.T, file string, objs []runtime.Object) {
 		}
 		buf.Write(out)
 	}
+	compareGoldenBytes(t, file, buf.Bytes())
+}
+
+// compareGoldenBytes compares content with testdata/file, or rewrites the file under -update.
+func compareGoldenBytes(t *testing.T, file string, content []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	buf.Write(content)
 	path := filepath.Join("testdata", file)
 	if *update {
 		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {

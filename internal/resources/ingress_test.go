@@ -3,6 +3,8 @@ package resources
 import (
 	"testing"
 
+	networkingv1 "k8s.io/api/networking/v1"
+
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 )
 
@@ -26,7 +28,19 @@ func TestIngressTLSAndIssuer(t *testing.T) {
 		inst.Spec.TLS = c.tls
 		opts := testOptions()
 		opts.CertManager = c.certManager
-		ing := Ingress(inst, prof, opts)
+		built := Exposure(inst, prof, opts, PlanAccess(inst, nil, prof, opts))
+		if len(built) != 2 {
+			t.Fatalf("%s: want the portal and the agent Ingress, got %d objects", c.desc, len(built))
+		}
+		ing, agent := built[0].(*networkingv1.Ingress), built[1].(*networkingv1.Ingress)
+		for _, k := range []string{AnnotationCertManagerClusterIssuer, AnnotationCertManagerIssuer} {
+			if _, has := agent.Annotations[k]; has {
+				t.Errorf("%s: the agent Ingress asks cert-manager too (two Certificates for one Secret)", c.desc)
+			}
+		}
+		if (c.tls == nil) != (len(agent.Spec.TLS) == 0) {
+			t.Errorf("%s: agent TLS %+v", c.desc, agent.Spec.TLS)
+		}
 		for _, k := range []string{AnnotationCertManagerClusterIssuer, AnnotationCertManagerIssuer} {
 			_, has := ing.Annotations[k]
 			if has != (k == c.wantKey) {

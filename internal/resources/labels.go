@@ -17,7 +17,7 @@ const (
 	// database pods included; it is what isolates instances from one another.
 	LabelHelpdeskInstance = "helpdesk.privatedesk.io/instance"
 	// LabelHelpdeskRole says which NetworkPolicy applies to a pod: RoleApp,
-	// RoleDatabase or RoleJob.
+	// RoleDatabase, RoleJob or RoleGate.
 	LabelHelpdeskRole = "helpdesk.privatedesk.io/role"
 
 	// PartOf is the app.kubernetes.io/part-of value of every child.
@@ -35,6 +35,7 @@ const (
 	ComponentStorage   = "storage"
 	ComponentNetwork   = "network"
 	ComponentSecrets   = "secrets"
+	ComponentGate      = "gate"
 )
 
 // Network roles, the LabelHelpdeskRole values. Other Jobs of an instance (backup,
@@ -43,6 +44,8 @@ const (
 	RoleApp      = "app"
 	RoleDatabase = "database"
 	RoleJob      = "job"
+	// RoleGate is the access gate in front of the app.
+	RoleGate = "gate"
 )
 
 // Labels are the labels of a child object of inst.

@@ -22,9 +22,11 @@ const (
 // add up, so a flow is allowed only if one of them names it:
 //
 //   - <name>-dns: every pod to the cluster DNS, port 53 UDP and TCP;
-//   - <name>-app: the ingress controller to the app port; the app to its own database
-//     (5432), the SMTP relay, spec.network.additionalEgress and, with Vault Agent
-//     delivery, Vault;
+//   - <name>-app: the edge (ingress controller or gateway) to the app port, or, when an
+//     access gate runs, the gate alone; the app to its own database (5432), the SMTP
+//     relay, spec.network.additionalEgress and, with Vault Agent delivery, Vault;
+//   - <name>-gate (only with a gate): the edge to the gate; the gate to the app and to its
+//     identity provider's CIDRs;
 //   - <name>-jobs: the instance's Jobs to its own database (5432) and Vault;
 //   - <name>-db: the app and the Jobs to 5432; the CloudNativePG operator to the instance
 //     manager (8000); the database pods to each other (5432, 8000); the database pods to
@@ -35,14 +37,18 @@ const (
 // reached through the operator's configured selectors. A pod that can set labels in the
 // namespace can still claim to be part of an instance: namespaces, not labels, separate
 // tenants.
-func NetworkPolicies(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Options) []*networkingv1.NetworkPolicy {
-	return []*networkingv1.NetworkPolicy{
+func NetworkPolicies(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Options, access AccessPlan) []*networkingv1.NetworkPolicy {
+	policies := []*networkingv1.NetworkPolicy{
 		defaultDenyPolicy(inst, prof, opts),
 		dnsPolicy(inst, prof, opts),
-		appPolicy(inst, prof, opts),
+		appPolicy(inst, prof, opts, access),
 		jobsPolicy(inst, prof, opts),
 		databasePolicy(inst, prof, opts),
 	}
+	if access.Gated {
+		policies = append(policies, gatePolicy(inst, prof, opts, access))
+	}
+	return policies
 }
 
 func networkPolicy(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Options, name string, selector map[string]string, types ...networkingv1.PolicyType) *networkingv1.NetworkPolicy {
@@ -77,10 +83,17 @@ func dnsPolicy(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Op
 	return p
 }
 
-func appPolicy(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Options) *networkingv1.NetworkPolicy {
+func appPolicy(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Options, access AccessPlan) *networkingv1.NetworkPolicy {
 	p := networkPolicy(inst, prof, opts, NamesFor(inst).PolicyApp, SelectorLabels(inst, RoleApp),
 		networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress)
-	if opts.IngressController.set() {
+	switch {
+	case access.Gated:
+		// Past the gate only: the edge can no longer skip it.
+		p.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{
+			From:  []networkingv1.NetworkPolicyPeer{podPeer(SelectorLabels(inst, RoleGate))},
+			Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, prof.Port)},
+		}}
+	case opts.IngressController.set():
 		p.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{
 			From:  []networkingv1.NetworkPolicyPeer{namespacePeer(opts.IngressController)},
 			Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, prof.Port)},

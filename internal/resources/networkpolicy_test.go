@@ -81,7 +81,7 @@ func TestNetworkPoliciesSelectOnlyTheirInstance(t *testing.T) {
 			neighbour.Name = inst.Name + "-2"
 			own, other := instancePods(t, inst), instancePods(t, neighbour)
 
-			pols := NetworkPolicies(inst, prof, testOptions())
+			pols := NetworkPolicies(inst, prof, testOptions(), AccessPlan{})
 			for _, p := range pols {
 				if p.Spec.PodSelector.MatchLabels[LabelHelpdeskInstance] != NamesFor(inst).InstanceLabel {
 					t.Errorf("%s selects pods without the instance label: %v", p.Name, p.Spec.PodSelector)
@@ -117,7 +117,7 @@ func TestNetworkPolicyPeersNeverReachAnotherInstance(t *testing.T) {
 			neighbour := inst.DeepCopy()
 			neighbour.Name = inst.Name + "-2"
 			other := instancePods(t, neighbour)
-			for _, v := range visitPeers(NetworkPolicies(inst, prof, opts)) {
+			for _, v := range visitPeers(NetworkPolicies(inst, prof, opts, AccessPlan{})) {
 				where := fmt.Sprintf("%s %s %+v", v.policy.Name, v.dir, v.peer)
 				if len(v.ports) == 0 {
 					t.Errorf("%s: a rule without ports allows every port", where)
@@ -188,7 +188,7 @@ func flows(t *testing.T, inst *v1alpha1.HelpdeskInstance, pols []*networkingv1.N
 func TestNetworkPolicyFlowsAreExactlyTheAllowedOnes(t *testing.T) {
 	prof := helpyProfile(t)
 	inst := haInstance()
-	got := flows(t, inst, NetworkPolicies(inst, prof, testOptions()))
+	got := flows(t, inst, NetworkPolicies(inst, prof, testOptions(), AccessPlan{}))
 	want := []string{
 		// DNS for every pod.
 		"[app db job] to ns:kube-system TCP/53",
@@ -223,12 +223,12 @@ func TestNetworkPolicyFlowsAreExactlyTheAllowedOnes(t *testing.T) {
 func TestNetworkPoliciesWithoutOptionalEgress(t *testing.T) {
 	prof := helpyProfile(t)
 	inst := minimalInstance()
-	for _, f := range flows(t, inst, NetworkPolicies(inst, prof, testOptions())) {
+	for _, f := range flows(t, inst, NetworkPolicies(inst, prof, testOptions(), AccessPlan{})) {
 		if f == "[app] to cidr:192.0.2.25/32 TCP/587" {
 			t.Errorf("SMTP egress without spec.network.smtp: %s", f)
 		}
 	}
-	for _, p := range NetworkPolicies(inst, prof, testOptions()) {
+	for _, p := range NetworkPolicies(inst, prof, testOptions(), AccessPlan{}) {
 		if p.Name == NamesFor(inst).PolicyApp && len(p.Spec.Egress) != 1 {
 			t.Errorf("minimal app policy should allow only its database, got %d egress rules", len(p.Spec.Egress))
 		}
@@ -239,7 +239,7 @@ func TestNetworkPoliciesVaultAgentAppReachesVault(t *testing.T) {
 	prof := helpyProfile(t)
 	inst := vaultAgentInstance()
 	got := map[string]bool{}
-	for _, f := range flows(t, inst, NetworkPolicies(inst, prof, testOptions())) {
+	for _, f := range flows(t, inst, NetworkPolicies(inst, prof, testOptions(), AccessPlan{})) {
 		got[f] = true
 	}
 	for _, want := range []string{"[app] to ns:vault TCP/8200", "[job] to ns:vault TCP/8200"} {

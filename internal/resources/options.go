@@ -36,9 +36,17 @@ type Options struct {
 	// pods on one node; ReadWriteMany lets them spread.
 	AttachmentsAccessMode corev1.PersistentVolumeAccessMode
 
-	// IngressController is where the ingress controller's pods run; they alone may
-	// reach the application port.
+	// IngressController is where the edge's pods run (the ingress controller's, or the
+	// Gateway implementation's proxies); they alone may reach the application port, or
+	// the gate's when one runs.
 	IngressController PeerSelector
+
+	// Exposure says how instances are exposed: Ingresses or HTTPRoutes, and for which
+	// implementation (exposure.go).
+	Exposure ExposureOptions
+
+	// Gate configures the access gate of instances with SSO (gate.go).
+	Gate GateOptions
 
 	// CloudNativePGOperator is where the CloudNativePG operator runs; it alone may reach
 	// the instance manager port of the database pods.
@@ -142,6 +150,7 @@ func DefaultOptions() Options {
 		IngressController: PeerSelector{
 			NamespaceSelector: namespaceNamed("ingress-nginx"),
 		},
+		Exposure: DefaultExposure(),
 		CloudNativePGOperator: PeerSelector{
 			NamespaceSelector: namespaceNamed("cnpg-system"),
 		},
@@ -190,6 +199,7 @@ func (o Options) Validate() error {
 		errs = append(errs, fmt.Errorf("attachments access mode %q: must be ReadWriteOnce or ReadWriteMany", o.AttachmentsAccessMode))
 	}
 	errs = append(errs, o.IngressController.validate("ingress controller", true))
+	errs = append(errs, o.Exposure.Validate(), o.Gate.validate())
 	errs = append(errs, o.CloudNativePGOperator.validate("CloudNativePG operator", true))
 	errs = append(errs, o.DNS.PeerSelector.validate("DNS", len(o.DNS.CIDRs) == 0))
 	errs = append(errs, validCIDRs("DNS", o.DNS.CIDRs), validPort("DNS", o.DNS.Port))

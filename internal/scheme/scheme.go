@@ -1,5 +1,5 @@
 // Package scheme is the one runtime.Scheme of the operator: the built-in kinds, ours and
-// CloudNativePG's. The manager and the test API servers share it.
+// CloudNativePG's and Gateway API's. The manager and the test API servers share it.
 package scheme
 
 import (
@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	helpdeskv1alpha1 "github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 )
@@ -17,5 +18,6 @@ func New() *runtime.Scheme {
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(helpdeskv1alpha1.AddToScheme(s))
 	utilruntime.Must(cnpgv1.AddToScheme(s))
+	utilruntime.Must(gatewayv1.Install(s))
 	return s
 }

@@ -75,6 +75,10 @@ var invalidObjects = []validationCase{
 	{name: "egress without ports", kind: "HelpdeskInstance", spec: `network: {additionalEgress: [{cidr: 10.1.0.0/16, ports: []}]}`, want: []string{"spec.network.additionalEgress[0].ports"}},
 	{name: "TLS without secret", kind: "HelpdeskInstance", spec: `tls: {issuer: {name: letsencrypt}}`, want: []string{"spec.tls.secretName", "Required value"}},
 	{name: "TLS issuer kind", kind: "HelpdeskInstance", spec: `tls: {secretName: tls, issuer: {name: le, kind: Vault}}`, want: []string{"spec.tls.issuer.kind", `"Issuer", "ClusterIssuer"`}},
+	{name: "gateway name with a slash", kind: "HelpdeskInstance", spec: `ingress: {gateway: {name: "infra/edge"}}`, want: []string{"spec.ingress.gateway.name", "object name"}},
+	{name: "gateway namespace with a dot", kind: "HelpdeskInstance", spec: `ingress: {gateway: {name: edge, namespace: "a.b"}}`, want: []string{"spec.ingress.gateway.namespace", "namespace name"}},
+	{name: "gateway listener uppercase", kind: "HelpdeskInstance", spec: `ingress: {gateway: {name: edge, sectionName: HTTPS}}`, want: []string{"spec.ingress.gateway.sectionName", "listener name"}},
+	{name: "ingress class with a space", kind: "HelpdeskInstance", spec: `ingress: {className: "nginx public"}`, want: []string{"spec.ingress.className", "object name"}},
 	{name: "empty policy reference", kind: "HelpdeskInstance", spec: `accessPolicyRef: {name: ""}`, want: []string{"spec.accessPolicyRef.name", "at least 1"}},
 	{name: "restore from a glob", kind: "HelpdeskInstance", spec: `restoreFrom: {backupPolicyName: nightly, instanceName: "*"}`, want: []string{"spec.restoreFrom.instanceName", "no wildcards"}},
 	{name: "restore from a segment glob", kind: "HelpdeskInstance", spec: `restoreFrom: {backupPolicyName: nightly, instanceName: "desk+"}`, want: []string{"spec.restoreFrom.instanceName", "no wildcards"}},
@@ -109,6 +113,9 @@ var invalidObjects = []validationCase{
 	{name: "extension with a dot", kind: "AccessPolicy", spec: `uploads: {allowedExtensions: [.pdf]}`, want: []string{"spec.uploads.allowedExtensions[0]", "should match"}},
 	{name: "upload limit too large", kind: "AccessPolicy", spec: `uploads: {maxSize: 2Gi}`, want: []string{"spec.uploads", "maxSize must be at most 1Gi"}},
 	{name: "bot protection empty", kind: "AccessPolicy", spec: `botProtection: {}`, want: []string{"spec.botProtection", "captcha, the honeypot, or both"}},
+	{name: "LDAP with required MFA", kind: "AccessPolicy", spec: `sso: {ldap: {url: "ldaps://ldap.example.com", bindDN: cn=svc, bindPasswordRef: {name: ldap, key: password}, userSearchBase: dc=example}}`, want: []string{"spec", "mfa.required cannot be enforced with spec.sso.ldap", "set spec.mfa.required to false"}},
+	{name: "SAML key without certificate", kind: "AccessPolicy", spec: `sso: {saml: {metadataURL: "https://idp.example.com/metadata", signingKeyRef: {name: saml, key: tls.key}}}`, want: []string{"spec.sso.saml", "signingKeyRef and spec.sso.saml.certificateRef must be set together"}},
+	{name: "provider CIDR is a host", kind: "AccessPolicy", spec: ssoOIDC + "\n  providerCIDRs: [login.example.com]", want: []string{"spec.sso.providerCIDRs", "only CIDRs"}},
 	{name: "unknown captcha", kind: "AccessPolicy", spec: `botProtection: {captcha: {provider: Foo, siteKey: k, secretKeyRef: {name: c, key: k}}}`, want: []string{"spec.botProtection.captcha.provider", "supported values"}},
 	{name: "captcha secret nameless", kind: "AccessPolicy", spec: `botProtection: {captcha: {provider: Turnstile, siteKey: k, secretKeyRef: {name: "", key: k}}}`, want: []string{"spec.botProtection.captcha.secretKeyRef.name", "at least 1"}},
 
@@ -255,4 +262,21 @@ func firstNonEmpty(values ...string) string {
 		}
 	}
 	return ""
+}
+
+// TestAccessCombinationsThatAreAccepted: the cross-field rules refuse only what they name.
+func TestAccessCombinationsThatAreAccepted(t *testing.T) {
+	ctx := context.Background()
+	namespace := createNamespace(t, "accepted")
+	for i, tc := range []struct{ kind, spec string }{
+		{"AccessPolicy", `{sso: {ldap: {url: "ldaps://ldap.example.com", bindDN: cn=svc, bindPasswordRef: {name: ldap, key: password}, userSearchBase: dc=example}}, mfa: {required: false}}`},
+		{"AccessPolicy", `{sso: {saml: {metadataURL: "https://idp.example.com/metadata", signingKeyRef: {name: saml, key: tls.key}, certificateRef: {name: saml, key: tls.crt}}}}`},
+		{"AccessPolicy", `{sso: {oidc: {issuerURL: "https://login.example.com", clientID: helpdesk, clientSecretRef: {name: oidc, key: s}}, providerCIDRs: [192.0.2.10/32, "2001:db8::/64"]}}`},
+		{"HelpdeskInstance", `{ingress: {className: traefik, gateway: {name: edge, namespace: infra, sectionName: https}}}`},
+	} {
+		obj := objectFor(t, tc.kind, namespace, "ok-"+strconv.Itoa(i), tc.spec)
+		if err := k8sClient.Create(ctx, obj); err != nil {
+			t.Errorf("%s %s refused: %v", tc.kind, tc.spec, err)
+		}
+	}
 }

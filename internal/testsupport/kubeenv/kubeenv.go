@@ -1,5 +1,6 @@
 // Package kubeenv starts a real kube-apiserver and etcd (controller-runtime envtest) with
-// our CRDs and CloudNativePG's Cluster CRD installed, for integration tests.
+// our CRDs, CloudNativePG's Cluster CRD and the exposure CRDs (Gateway API, Traefik's
+// Middleware, Envoy Gateway's policies) installed, for integration tests.
 package kubeenv
 
 import (
@@ -14,16 +15,21 @@ import (
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/binaries"
 )
 
-// CRDDirectories are the folders whose CRDs every test API server gets.
+// CRDDirectories are the folders (and files) whose CRDs every test API server gets: ours,
+// CloudNativePG's Cluster, and the exposure CRDs (ExposureCRDPaths).
 func CRDDirectories() ([]string, error) {
 	root, err := binaries.ModuleRoot()
 	if err != nil {
 		return nil, err
 	}
-	return []string{
+	exposure, err := ExposureCRDPaths()
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{
 		filepath.Join(root, "config", "crd", "bases"),
 		filepath.Join(root, "test", "crds", "cloudnative-pg"),
-	}, nil
+	}, exposure...), nil
 }
 
 // Start starts the API server and installs the CRDs; call Stop on the result when done.

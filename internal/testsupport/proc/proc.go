@@ -13,8 +13,11 @@ import (
 
 // FreePort is a TCP port on 127.0.0.1 that was free a moment ago. Another process may take
 // it before the server binds it, so harnesses retry on "address in use".
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func FreePort() (int, error) { return FreePortOn("127.0.0.1") }
+
+// FreePortOn is FreePort on another local address, e.g. a test cluster's node address.
+func FreePortOn(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return 0, err
 	}

@@ -66,7 +66,13 @@ func StartTLS(tb testing.TB) *Server {
 // StartMain is Start for TestMain, which has no testing.TB: call stop when done.
 func StartMain() (*Server, func(), error) { return startMain(false) }
 
-func startMain(withTLS bool) (*Server, func(), error) {
+// StartMainOn is StartMain listening on another local address than 127.0.0.1, e.g. the
+// node address of the end-to-end cluster, so that pods reach the gateway.
+func StartMainOn(host string) (*Server, func(), error) { return startMainOn(host, false) }
+
+func startMain(withTLS bool) (*Server, func(), error) { return startMainOn("127.0.0.1", withTLS) }
+
+func startMainOn(host string, withTLS bool) (*Server, func(), error) {
 	binary, err := binaries.Versitygw()
 	if err != nil {
 		return nil, nil, err
@@ -79,13 +85,13 @@ func startMain(withTLS bool) (*Server, func(), error) {
 		os.RemoveAll(dir)
 		return nil, nil, err
 	}
-	port, err := proc.FreePort()
+	port, err := proc.FreePortOn(host)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, nil, err
 	}
 	srv := &Server{
-		Endpoint:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		Endpoint:  net.JoinHostPort(host, strconv.Itoa(port)),
 		AccessKey: "test" + proc.RandomHex(6),
 		SecretKey: proc.RandomHex(20),
 		Dir:       dir,
@@ -110,12 +116,12 @@ func startMain(withTLS bool) (*Server, func(), error) {
 			os.RemoveAll(dir)
 			return nil, nil, err
 		}
-		port, perr := proc.FreePort()
+		port, perr := proc.FreePortOn(host)
 		if perr != nil {
 			os.RemoveAll(dir)
 			return nil, nil, perr
 		}
-		srv.Endpoint = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		srv.Endpoint = net.JoinHostPort(host, strconv.Itoa(port))
 	}
 	return srv, func() { srv.Stop(); os.RemoveAll(dir) }, nil
 }

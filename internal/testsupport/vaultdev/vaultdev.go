@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -32,7 +33,8 @@ const (
 
 // Server is one Vault process with its state folder. Its methods are safe for concurrent use.
 type Server struct {
-	// Addr is the server's URL, http://127.0.0.1:PORT; it stays the same across Restart.
+	// Addr is the server's URL, http://127.0.0.1:PORT (or the StartMainOn address); it
+	// stays the same across Restart.
 	Addr string
 	// RootToken is the root token from the one-time init; it stays valid across Restart.
 	RootToken string
@@ -42,6 +44,8 @@ type Server struct {
 	Dir string
 
 	binary string
+	host   string
+	port   int
 	mu     sync.Mutex
 	proc   *process
 }
@@ -60,7 +64,12 @@ func Start(tb testing.TB) *Server {
 }
 
 // StartMain is Start for TestMain, which has no testing.TB: call stop when done.
-func StartMain() (srv *Server, stop func(), err error) {
+func StartMain() (srv *Server, stop func(), err error) { return StartMainOn("127.0.0.1", 0) }
+
+// StartMainOn is StartMain listening on another local address than 127.0.0.1, e.g. the
+// node address of the end-to-end cluster, so that pods reach Vault, and on port (0: a
+// free one).
+func StartMainOn(host string, port int) (srv *Server, stop func(), err error) {
 	binary, err := binaries.Vault()
 	if err != nil {
 		return nil, nil, err
@@ -71,12 +80,12 @@ func StartMain() (srv *Server, stop func(), err error) {
 	}
 	// Another process may take the free port before Vault binds it; a new port fixes that.
 	for attempt := 0; attempt < 3; attempt++ {
-		srv = &Server{Dir: dir, binary: binary}
+		srv = &Server{Dir: dir, binary: binary, host: host, port: port}
 		if err = srv.firstStart(); err == nil {
 			return srv, func() { _ = srv.Stop(); _ = os.RemoveAll(dir) }, nil
 		}
 		_ = srv.Stop()
-		if !strings.Contains(err.Error(), "address already in use") {
+		if port != 0 || !strings.Contains(err.Error(), "address already in use") {
 			break
 		}
 	}
@@ -148,23 +157,27 @@ func (s *Server) Restart() error {
 }
 
 func (s *Server) firstStart() error {
-	port, err := proc.FreePort()
-	if err != nil {
-		return err
+	port := s.port
+	if port == 0 {
+		var err error
+		if port, err = proc.FreePortOn(s.host); err != nil {
+			return err
+		}
 	}
-	s.Addr = "http://127.0.0.1:" + strconv.Itoa(port)
+	listen := net.JoinHostPort(s.host, strconv.Itoa(port))
+	s.Addr = "http://" + listen
 	config := fmt.Sprintf(`storage "file" {
   path = %q
 }
 listener "tcp" {
-  address     = "127.0.0.1:%d"
+  address     = %q
   tls_disable = true
 }
 api_addr      = %q
 disable_mlock = true
 ui            = false
 log_level     = "info"
-`, filepath.Join(s.Dir, "data"), port, s.Addr)
+`, filepath.Join(s.Dir, "data"), listen, s.Addr)
 	if err := os.WriteFile(s.configPath(), []byte(config), 0o600); err != nil {
 		return err
 	}
