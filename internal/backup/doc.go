@@ -22,7 +22,7 @@
 //	  "appVersion": "helpy-2.8.0",
 //	  "startedAt": "2026-11-24T04:33:12Z", "finishedAt": "2026-11-24T04:33:15Z",
 //	  "encryption": {"scheme": "age+vault-transit", "transitMount": "transit",
-//	                 "keyName": "helpdesk-ns-desk", "keyVersion": 3},
+//	                 "keyName": "helpdesk_ns_desk", "keyVersion": 3},
 //	  "postgres": {"serverVersion": "15.14", "database": "app",
 //	               "tables": {"public.tickets": 4000, "public.users": 2500}},
 //	  "objects": [{"name": "backups/.../database.dump.zst.age", "kind": "database",
