@@ -317,7 +317,9 @@ func backupVolumes(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opt
 		}}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "vault-ca", MountPath: vaultCADir, ReadOnly: true})
 	}
-	destVols, destMounts := destinationVolumes(policy, run != BackupRunBackup)
+	// Only a restore reads the destination alone: a drill records its result next to the
+	// backup it rehearsed (drills/<id>.json), which retention relies on.
+	destVols, destMounts := destinationVolumes(policy, run == BackupRunRestore)
 	vols, mounts = append(vols, destVols...), append(mounts, destMounts...)
 	// Drills count the attachments without unpacking them, never touching the live volume.
 	if includesAttachments(policy) && run != BackupRunDrill {
@@ -357,7 +359,8 @@ func destinationVolumes(policy *v1alpha1.BackupPolicy, readOnly bool) ([]corev1.
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvc.ClaimName},
 		}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "destination", MountPath: backupDestinationMount,
-			// Drills and restores only read backups; backups write them and prune.
+			// Restores only read backups; backups write and prune them, drills record
+			// their result next to them.
 			ReadOnly: readOnly})
 	}
 	return vols, mounts

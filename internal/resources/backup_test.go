@@ -244,6 +244,34 @@ func TestDrillCronJob(t *testing.T) {
 	}
 }
 
+// A drill writes its record (drills/<id>.json) next to the backup it rehearsed, which
+// retention keeps; a restore only reads. On a volume destination that is the mount's mode.
+func TestDestinationVolumeIsWritableOnlyForWhatWritesThere(t *testing.T) {
+	prof := helpyProfile(t)
+	policy := pvcPolicy()
+	policy.Spec.RestoreDrill = &v1alpha1.RestoreDrillSpec{Schedule: "0 5 * * 0"}
+	pods := map[string]corev1.PodSpec{
+		"backup":  BackupCronJob(minimalInstance(), prof, backupOptions(), policy).Spec.JobTemplate.Spec.Template.Spec,
+		"drill":   DrillCronJob(minimalInstance(), prof, backupOptions(), policy).Spec.JobTemplate.Spec.Template.Spec,
+		"restore": RestoreJob(restoringInstance(), prof, backupOptions(), policy).Spec.Template.Spec,
+	}
+	wantReadOnly := map[string]bool{"backup": false, "drill": false, "restore": true}
+	for run, pod := range pods {
+		found := false
+		for _, m := range pod.Containers[0].VolumeMounts {
+			if m.Name == "destination" {
+				found = true
+				if m.ReadOnly != wantReadOnly[run] {
+					t.Errorf("%s mounts the destination volume read-only=%v, want %v", run, m.ReadOnly, wantReadOnly[run])
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s does not mount the destination volume", run)
+		}
+	}
+}
+
 func TestRestoreJob(t *testing.T) {
 	prof := helpyProfile(t)
 	inst := restoringInstance()
