@@ -113,7 +113,7 @@ func (f *vaultFlags) register(o *envflag.Set) {
 	o.String(&f.authMount, "vault-k8s-mount", "kubernetes", "mount path of Vault's Kubernetes auth method")
 	o.String(&f.saTokenFile, "vault-sa-token-file", "/var/run/secrets/kubernetes.io/serviceaccount/token", "service account token for Kubernetes auth")
 	o.String(&f.transitMount, "transit-mount", "transit", "mount path of the transit engine")
-	o.String(&f.key, "transit-key", "", "transit key of the instance (<prefix>-<namespace>-<name>)")
+	o.String(&f.key, "transit-key", "", "transit key of the instance (<prefix>_<namespace>_<name>)")
 	o.Duration(&f.timeout, "vault-timeout", 30*time.Second, "timeout of each Vault request")
 }
 

@@ -51,7 +51,7 @@ var versionRE = regexp.MustCompile(`^vault:v([0-9]+):`)
 type Transit struct {
 	Client *vaultapi.Client
 	Mount  string // e.g. "transit"
-	Key    string // <prefix>-<namespace>-<name>
+	Key    string // <prefix>_<namespace>_<name>
 }
 
 // Probe wraps a random throwaway key, proving that Vault answers, that our token may
