@@ -97,11 +97,13 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "\n---- operator logs ----\n%s\n---- Vault log ----\n%s\n", cluster.OperatorLogs(ctx, operator, 80), proc.LogTail(vault.LogPath(), 30))
 	}
 	// Before Vault stops: the instances' finalizers clean up their Vault state.
+	start = time.Now()
 	if err := deleteSharedNamespaces(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e teardown: %v\n", err)
 		if code == 0 {
 			code = 1
 		}
 	}
+	fmt.Fprintf(os.Stderr, "e2e teardown: the tests' namespaces deleted, their instances gone (%s)\n", time.Since(start).Round(time.Second))
 	return code
 }

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/proc"
 	"github.com/privatedesk/helpdesk-operator/test/e2e/framework"
 )
@@ -48,9 +49,10 @@ func testNamespace(t *testing.T, prefix string) string {
 	return ns.Name
 }
 
-// deleteSharedNamespaces deletes the shared namespaces and waits until they are gone, so
-// that the instances in them finish their deletion (their Vault cleanup) before Vault
-// stops, and a kept cluster (E2E_DOWN=false) holds nothing of this run.
+// deleteSharedNamespaces deletes the shared namespaces and waits until the instances in
+// them are gone, that is until their finalizers have cleaned up their Vault state, which
+// needs Vault to run. The rest of the namespaces (PostgreSQL's shutdown) goes in the
+// background.
 func deleteSharedNamespaces(ctx context.Context) error {
 	sharedNamespaces.Lock()
 	names := append([]string(nil), sharedNamespaces.names...)
@@ -64,18 +66,18 @@ func deleteSharedNamespaces(ctx context.Context) error {
 	err := framework.Eventually(ctx, 5*time.Minute, 2*time.Second, func(ctx context.Context) (bool, string, error) {
 		var left []string
 		for _, name := range names {
-			err := cluster.Client.Get(ctx, client.ObjectKey{Name: name}, &corev1.Namespace{})
-			switch {
-			case err == nil:
-				left = append(left, name)
-			case !apierrors.IsNotFound(err):
+			list := &v1alpha1.HelpdeskInstanceList{}
+			if err := cluster.Client.List(ctx, list, client.InNamespace(name)); err != nil {
 				return false, "", err
 			}
+			for _, inst := range list.Items {
+				left = append(left, name+"/"+inst.Name)
+			}
 		}
-		return len(left) == 0, "still terminating: " + strings.Join(left, ", "), nil
+		return len(left) == 0, "instances still being deleted: " + strings.Join(left, ", "), nil
 	})
 	if err != nil {
-		return fmt.Errorf("the tests' namespaces: %w", err)
+		return fmt.Errorf("the tests' instances: %w", err)
 	}
 	return nil
 }
