@@ -25,6 +25,10 @@ CONTAINERD_ROOT=${HELPDESK_E2E_CONTAINERD_ROOT:-$CACHE_DIR/containerd}
 NODE_NAME=helpdesk-e2e
 NODE_IP=192.0.2.1              # TEST-NET-1, on the interface NODE_IF
 NODE_IF=hde2e-node             # a bridge without ports: this kernel has no dummy driver
+# TEST-NET-3, also on NODE_IF: where host services that tenants' pods may reach listen (the
+# S3 gateway). Not NODE_IP: that is the API server's address, which the operator never lets
+# tenant egress reach.
+SERVICES_IP=203.0.113.1
 BRIDGE=hde2e-br0
 POD_CIDR=198.18.0.0/24         # benchmarking range; one node, one /24
 POD_GATEWAY=198.18.0.1
@@ -68,6 +72,7 @@ print_env() {
   echo "HELPDESK_E2E_STATE_DIR=$STATE_DIR"
   echo "HELPDESK_E2E_NODE_NAME=$NODE_NAME"
   echo "HELPDESK_E2E_NODE_IP=$NODE_IP"
+  echo "HELPDESK_E2E_SERVICES_IP=$SERVICES_IP"
   echo "HELPDESK_E2E_API_SERVER=https://$NODE_IP:$API_PORT"
   echo "HELPDESK_E2E_CA_FILE=$PKI/ca.crt"
   echo "HELPDESK_E2E_POD_CIDR=$POD_CIDR"
@@ -235,7 +240,12 @@ setup_host() {
     log "creating $NODE_IF with the node address $NODE_IP"
     ip link add "$NODE_IF" type bridge
   fi
-  ip addr show dev "$NODE_IF" | grep -qF " $NODE_IP/" || ip addr add "$NODE_IP/32" dev "$NODE_IF"
+  # Not `ip addr show | grep -q`: with pipefail, grep's early exit can fail the pipeline
+  # and then add an address that is there.
+  local addr
+  for addr in "$NODE_IP" "$SERVICES_IP"; do
+    [[ $(ip addr show dev "$NODE_IF") == *" $addr/"* ]] || ip addr add "$addr/32" dev "$NODE_IF"
+  done
   ip link set "$NODE_IF" up
   # Upstream resolvers of pods with dnsPolicy Default (CoreDNS only answers the cluster
   # domain): nothing, as nothing outside this machine may be asked.

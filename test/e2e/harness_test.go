@@ -69,14 +69,10 @@ func TestHarnessBuildsAndRunsAnImage(t *testing.T) {
 	}
 }
 
-// TestHostServicesReachableFromPods: Vault and the S3 gateway, which run on the host,
-// answer pods on the node's address (later tests back up to S3 and log in to Vault).
+// TestHostServicesReachableFromPods: Vault and the S3 gateway, which TestMain starts on
+// the host, answer pods on the host's addresses (later tests back up to S3 and log in to
+// Vault).
 func TestHostServicesReachableFromPods(t *testing.T) {
-	s3, stop, err := cluster.StartS3()
-	if err != nil {
-		t.Fatalf("starting versitygw on %s: %v", cluster.NodeIP, err)
-	}
-	t.Cleanup(stop)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "e2e-hostsvc-" + proc.RandomHex(3)}}
 	if err := cluster.Client.Create(context.Background(), ns); err != nil {
 		t.Fatal(err)

@@ -47,11 +47,17 @@ var (
 // the operator's flags, as a real installation's would.
 func minimalInstance(t *testing.T) *v1alpha1.HelpdeskInstance {
 	t.Helper()
-	minimalOnce.Do(func() { minimal, minimalErr = createMinimal(context.Background()) })
-	if minimalErr != nil {
-		t.Fatalf("creating the sample instance: %v", minimalErr)
+	inst, err := startMinimal()
+	if err != nil {
+		t.Fatalf("creating the sample instance: %v", err)
 	}
-	return minimal.DeepCopy()
+	return inst.DeepCopy()
+}
+
+// startMinimal creates the minimal instance once, without waiting for it.
+func startMinimal() (*v1alpha1.HelpdeskInstance, error) {
+	minimalOnce.Do(func() { minimal, minimalErr = createMinimal(context.Background()) })
+	return minimal, minimalErr
 }
 
 func createMinimal(ctx context.Context) (*v1alpha1.HelpdeskInstance, error) {
@@ -63,11 +69,10 @@ func createMinimal(ctx context.Context) (*v1alpha1.HelpdeskInstance, error) {
 	if err := yaml.UnmarshalStrict(data, inst); err != nil {
 		return nil, err
 	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "e2e-minimal-" + proc.RandomHex(3)}}
-	if err := cluster.Client.Create(ctx, ns); err != nil {
+	inst.Namespace = "e2e-minimal-" + proc.RandomHex(3)
+	if err := createSharedNamespace(ctx, inst.Namespace); err != nil {
 		return nil, err
 	}
-	inst.Namespace = ns.Name
 	inst.Spec.Database.PostgresVersion = 15
 	if err := cluster.Client.Create(ctx, inst); err != nil {
 		return nil, err

@@ -4,16 +4,22 @@ package e2e
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
 	"time"
 
+	vaultapi "github.com/hashicorp/vault/api"
+
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/proc"
+	"github.com/privatedesk/helpdesk-operator/internal/testsupport/s3gw"
+	"github.com/privatedesk/helpdesk-operator/internal/testsupport/vaultdev"
 	"github.com/privatedesk/helpdesk-operator/test/e2e/framework"
 )
 
-// The cluster, the host Vault and the operator the tests share, set up by TestMain.
+// The cluster, the host Vault and S3 gateway, and the operator the tests share, set up by
+// TestMain.
 var (
 	cluster  *framework.Cluster
 	operator = framework.Operator{
@@ -21,13 +27,23 @@ var (
 		Release:          "helpdesk-operator",
 		IngressNamespace: "e2e-ingress",
 	}
+	// vaultServer is the host Vault; the failure tests stop and restart it.
+	vaultServer *vaultdev.Server
+	// vaultAdmin is a root client of it, for checks of what Vault holds.
+	vaultAdmin *vaultapi.Client
+	// s3 is the host S3 gateway the tenants' BackupPolicies point at.
+	s3 *s3gw.Server
 )
+
+// vaultPrefix is the chart's default vault.prefix: the operator's names in Vault start with it.
+const vaultPrefix = "helpdesk"
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
 
 func run(m *testing.M) int {
+	flag.Parse()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	fail := func(format string, args ...any) int {
@@ -46,15 +62,15 @@ func run(m *testing.M) int {
 		return fail("starting Vault on %s: %v", cluster.NodeIP, err)
 	}
 	defer stopVault()
-	admin, err := framework.VaultClient(vault.Addr, vault.RootToken)
-	if err != nil {
+	vaultServer = vault
+	if vaultAdmin, err = framework.VaultClient(vault.Addr, vault.RootToken); err != nil {
 		return fail("%v", err)
 	}
 	// The operator gets exactly the least-privilege policy the README documents.
-	if err := cluster.VaultPolicyFromFile(ctx, admin, "helpdesk-operator", "config/vault/operator-policy.hcl"); err != nil {
+	if err := cluster.VaultPolicyFromFile(ctx, vaultAdmin, "helpdesk-operator", "config/vault/operator-policy.hcl"); err != nil {
 		return fail("%v", err)
 	}
-	token, err := framework.VaultToken(ctx, admin, "helpdesk-operator")
+	token, err := framework.VaultToken(ctx, vaultAdmin, "helpdesk-operator")
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -62,11 +78,32 @@ func run(m *testing.M) int {
 	if err := cluster.InstallOperator(ctx, operator); err != nil {
 		return fail("installing the operator with charts/helpdesk-operator: %v", err)
 	}
-	fmt.Fprintf(os.Stderr, "e2e setup: Vault at %s, operator installed in %s (%s)\n", vault.Addr, operator.Namespace, time.Since(start).Round(time.Second))
+	var stopS3 func()
+	if s3, stopS3, err = cluster.StartS3(); err != nil {
+		return fail("starting versitygw on %s: %v", cluster.ServicesIP, err)
+	}
+	defer stopS3()
+	fmt.Fprintf(os.Stderr, "e2e setup: Vault at %s, S3 at %s, operator installed in %s (%s)\n", vault.Addr, s3.Endpoint, operator.Namespace, time.Since(start).Round(time.Second))
+
+	// The instances' databases take most of a run's time: in a full run, start the shared
+	// instances together now, so that their databases come up side by side. A run of
+	// selected tests (-run) creates only what its tests ask for.
+	if flag.Lookup("test.run").Value.String() == "" {
+		startSharedInstances()
+	}
 
 	code := m.Run()
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "\n---- operator logs ----\n%s\n---- Vault log ----\n%s\n", cluster.OperatorLogs(ctx, operator, 80), proc.LogTail(vault.LogPath(), 30))
 	}
+	// Before Vault stops: the instances' finalizers clean up their Vault state.
+	start = time.Now()
+	if err := deleteSharedNamespaces(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e teardown: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	fmt.Fprintf(os.Stderr, "e2e teardown: the tests' namespaces deleted, their instances gone (%s)\n", time.Since(start).Round(time.Second))
 	return code
 }

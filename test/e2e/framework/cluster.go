@@ -45,8 +45,11 @@ type Images struct {
 type Cluster struct {
 	// Kubeconfig is the cluster-admin kubeconfig file; Kubectl the cluster's kubectl.
 	Kubeconfig, Kubectl string
-	// NodeName and NodeIP are the single node's; host services listen on NodeIP.
+	// NodeName and NodeIP are the single node's; Vault listens on NodeIP.
 	NodeName, NodeIP string
+	// ServicesIP is the host's address for services tenants' pods may reach (the S3
+	// gateway): NodeIP is the API server's, which the operator refuses as tenant egress.
+	ServicesIP string
 	// APIServer is the API server's URL; CAFile its CA certificate.
 	APIServer, CAFile string
 	// StateDir holds the components' state and logs; VolumesDir the provisioned volumes.
@@ -85,6 +88,7 @@ func Connect(ctx context.Context) (*Cluster, error) {
 		Kubectl:          env["HELPDESK_E2E_KUBECTL"],
 		NodeName:         env["HELPDESK_E2E_NODE_NAME"],
 		NodeIP:           env["HELPDESK_E2E_NODE_IP"],
+		ServicesIP:       env["HELPDESK_E2E_SERVICES_IP"],
 		APIServer:        env["HELPDESK_E2E_API_SERVER"],
 		CAFile:           env["HELPDESK_E2E_CA_FILE"],
 		StateDir:         env["HELPDESK_E2E_STATE_DIR"],

@@ -2,6 +2,7 @@ package framework
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,8 +46,15 @@ func (c *Cluster) StartVault(ctx context.Context) (srv *vaultdev.Server, stop fu
 	return srv, stop, nil
 }
 
-// StartS3 starts the versitygw S3 gateway on the node's address. Call stop when done.
-func (c *Cluster) StartS3() (*s3gw.Server, func(), error) { return s3gw.StartMainOn(c.NodeIP) }
+// StartS3 starts the versitygw S3 gateway on the host's services address, which tenants'
+// backup pods may be allowed to reach (BackupPolicy egressCIDRs ServicesIP/32). Call stop
+// when done.
+func (c *Cluster) StartS3() (*s3gw.Server, func(), error) {
+	if c.ServicesIP == "" {
+		return nil, nil, errors.New("hack/cluster.sh env printed no HELPDESK_E2E_SERVICES_IP: bring the cluster up with this version of hack/cluster.sh")
+	}
+	return s3gw.StartMainOn(c.ServicesIP)
+}
 
 // Vault settings ConfigureVault applies: the operator's default mounts.
 const (
