@@ -105,6 +105,14 @@ verify-gen: generate manifests ## Regenerate everything and fail when the commit
 	fi
 	@echo "verify-gen: generated files are up to date"
 
+##@ Demo
+
+.PHONY: demo
+demo: build ## The operator's main job on this machine, no cluster: local API server, Vault, PostgreSQL, S3, the samples, a real backup, drill and retention dry run; Ctrl-C stops it all.
+	hack/test-binaries.sh envtest vault versitygw
+	$(GO) build -o bin/helpdesk-demo ./hack/demo
+	exec bin/helpdesk-demo --operator-binary=bin/helpdesk-operator
+
 ##@ Test
 
 .PHONY: test-binaries
