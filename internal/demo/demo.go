@@ -75,10 +75,15 @@ type stop struct {
 func Run(ctx context.Context, o Options) error {
 	s := &session{o: o, p: newPrinter(o.Out)}
 	err := s.run(ctx)
-	s.stopAll()
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+	if err != nil && ctx.Err() != nil {
+		// Interrupted: whatever failed then failed because of it (Ctrl-C in a terminal
+		// also reaches children in the demo's process group, such as go mod download).
+		if !errors.Is(err, context.Canceled) {
+			s.p.progress("interrupted while %v", clip(err.Error(), 200))
+		}
 		err = nil
 	}
+	s.stopAll()
 	return err
 }
 
