@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -65,7 +66,7 @@ func (s *session) retentionDryRun(ctx context.Context) error {
 	rows := [][]string{{"  RULE", "CUTOFF", "RECORDS", "ROWS BY TABLE", "FILES"}}
 	for _, r := range res.Rules {
 		rows = append(rows, []string{
-			fmt.Sprintf("  %s %s after %s", r.DataClass, r.Action, r.OlderThan),
+			fmt.Sprintf("  %s: %s after %s", r.DataClass, r.Action, days(r.OlderThan)),
 			r.Cutoff.Format("2006-01-02"),
 			fmt.Sprint(r.Records),
 			rowCounts(r.Rows),
@@ -77,6 +78,15 @@ func (s *session) retentionDryRun(ctx context.Context) error {
 		s.p.line("orphan attachment files it would remove: %d", res.OrphanFiles)
 	}
 	return nil
+}
+
+// days shows a rule's age ("17520h0m0s") in days, as people think of retention.
+func days(olderThan string) string {
+	d, err := time.ParseDuration(olderThan)
+	if err != nil || d%(24*time.Hour) != 0 {
+		return olderThan
+	}
+	return fmt.Sprintf("%d days", d/(24*time.Hour))
 }
 
 func rowCounts(rows map[string]int64) string {
