@@ -31,6 +31,10 @@ func main() {
 		*p = abs
 	}
 
+	// A closed stdout (make demo | tee, and Ctrl-C ends tee too) must not kill the demo
+	// before it has stopped what it started: with SIGPIPE notified, writes fail instead.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+
 	ctx, cancel := context.WithCancel(context.Background())
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
