@@ -68,7 +68,8 @@ func (s *session) startManager(ctx context.Context) error {
 	go func() { m.err = cmd.Wait(); close(m.exited) }()
 	s.manager = m
 	s.onStop("stopped the manager", m.stop)
-	s.p.progress("started the manager: %s %s (pid %d, log %s)", s.o.OperatorBinary, strings.Join(args, " "), cmd.Process.Pid, m.log)
+	s.p.progress("started the manager (pid %d, log %s), logged in to Vault as its own role, not as root:", cmd.Process.Pid, m.log)
+	s.p.line("%s %s", s.o.OperatorBinary, strings.Join(args, " "))
 	return m.waitReady(ctx, "http://"+probe+"/readyz")
 }
 

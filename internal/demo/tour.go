@@ -18,10 +18,12 @@ func (s *session) showTour(context.Context) error {
 	s.p.section("Look around (kubectl from the test binaries; another terminal)")
 	s.p.raw("KUBECONFIG=%s", s.kubeconfig)
 	s.p.line("export KUBECONFIG=%s PATH=%s:$PATH", s.kubeconfig, assets)
-	s.p.line("kubectl get helpdesk -n %s                 # the four kinds: instances and policies", ns)
-	s.p.line("kubectl describe hdi %s -n %s      # conditions, access parts, events", inst, ns)
-	s.p.line("kubectl get clusters.postgresql.cnpg.io,deploy,cronjobs,netpol,sa -n %s", ns)
-	s.p.line("kubectl get networkpolicy %s-default-deny -n %s -o yaml", inst, ns)
+	s.p.table([][]string{
+		{"kubectl get helpdesk -n " + ns, "# the instances and policies"},
+		{"kubectl describe hdi " + inst + " -n " + ns, "# conditions, access parts, events"},
+		{"kubectl get clusters.postgresql.cnpg.io,deploy,cronjobs,netpol,sa -n " + ns, "# what the operator created"},
+		{"kubectl get networkpolicy " + inst + "-default-deny -n " + ns + " -o yaml", "# the perimeter"},
+	})
 	s.p.line("manager log: %s", s.manager.log)
 	s.p.line("subcommand logs (vault-setup, backup, verify, retention): %s", filepath.Join(s.dir, "logs"))
 	s.p.section("What this demo cannot show")
