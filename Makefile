@@ -26,6 +26,11 @@ E2E_TIMEOUT ?= 40m
 E2E_DOWN ?= true
 # Arguments for `make run`; a local manager needs no leader election.
 RUN_ARGS ?= --leader-elect=false
+# The operator's own image, which `make run` passes as --operator-image (the manager
+# requires it): the manager puts it into the backup, restore and drill Jobs and the access
+# gates it creates, so those pods start only where the cluster can pull it (push one with
+# `make docker-build docker-push IMG=...`). Defaults to IMG.
+RUN_OPERATOR_IMAGE ?= $(IMG)
 
 # The cache hack/test-binaries.sh uses too.
 CACHE_DIR ?= $(or $(HELPDESK_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/helpdesk-operator)
@@ -105,6 +110,14 @@ verify-gen: generate manifests ## Regenerate everything and fail when the commit
 	fi
 	@echo "verify-gen: generated files are up to date"
 
+##@ Demo
+
+.PHONY: demo
+demo: build ## The operator's main job on this machine, no cluster: local API server, Vault, PostgreSQL, S3, the samples, a real backup, drill and retention dry run; Ctrl-C stops it all.
+	hack/test-binaries.sh envtest vault versitygw
+	$(GO) build -o bin/helpdesk-demo ./hack/demo
+	exec bin/helpdesk-demo --operator-binary=bin/helpdesk-operator
+
 ##@ Test
 
 .PHONY: test-binaries
@@ -150,8 +163,8 @@ build: ## Build the static binary bin/helpdesk-operator, its version stamped fro
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/helpdesk-operator ./cmd/helpdesk-operator
 
 .PHONY: run
-run: ## Run the manager against the cluster in your kubeconfig (make install first; set VAULT_ADDR and VAULT_TOKEN or the --vault-* flags in RUN_ARGS).
-	$(GO) run ./cmd/helpdesk-operator manager $(RUN_ARGS)
+run: ## Run the manager against the cluster in your kubeconfig (make install first; set VAULT_ADDR and VAULT_TOKEN or the --vault-* flags in RUN_ARGS; its Jobs' image is RUN_OPERATOR_IMAGE).
+	$(GO) run ./cmd/helpdesk-operator manager --operator-image=$(RUN_OPERATOR_IMAGE) $(RUN_ARGS)
 
 .PHONY: docker-build
 docker-build: ## Build the operator image IMG (default helpdesk-operator:dev).

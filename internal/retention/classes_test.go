@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
-	"github.com/privatedesk/helpdesk-operator/internal/retention/internal/helpydata"
+	"github.com/privatedesk/helpdesk-operator/internal/testsupport/helpydata"
 )
 
 const (

@@ -15,7 +15,7 @@ import (
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 	"github.com/privatedesk/helpdesk-operator/internal/appprofile"
-	"github.com/privatedesk/helpdesk-operator/internal/retention/internal/helpydata"
+	"github.com/privatedesk/helpdesk-operator/internal/testsupport/helpydata"
 )
 
 func allRules(tickets v1alpha1.RetentionAction) []Rule {

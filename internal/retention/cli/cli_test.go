@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	hd "github.com/privatedesk/helpdesk-operator/internal/retention/internal/helpydata"
+	hd "github.com/privatedesk/helpdesk-operator/internal/testsupport/helpydata"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/postgres"
 )
 

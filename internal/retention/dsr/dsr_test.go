@@ -16,7 +16,7 @@ import (
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 	"github.com/privatedesk/helpdesk-operator/internal/appprofile"
 	"github.com/privatedesk/helpdesk-operator/internal/retention"
-	hd "github.com/privatedesk/helpdesk-operator/internal/retention/internal/helpydata"
+	hd "github.com/privatedesk/helpdesk-operator/internal/testsupport/helpydata"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/postgres"
 )
 

@@ -2,7 +2,8 @@
 // in internal/appprofile/testdata, transcribed from Helpy's db/schema.rb) and a small,
 // deterministic data set that covers what retention and data-subject requests handle,
 // kept as Go values so that tests compute what a rule must change independently of the
-// profile's SQL.
+// profile's SQL. `make demo` (internal/demo) loads the same schema and data set into its
+// local database.
 package helpydata
 
 import (

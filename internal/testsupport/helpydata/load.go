@@ -13,7 +13,7 @@ import (
 // SchemaPath is the DDL fixture transcribed from Helpy's db/schema.rb.
 func SchemaPath() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "appprofile", "testdata", "helpy_retention_schema.sql")
+	return filepath.Join(filepath.Dir(file), "..", "..", "appprofile", "testdata", "helpy_retention_schema.sql")
 }
 
 // CreateSchema creates Helpy's tables in the database behind conn.
