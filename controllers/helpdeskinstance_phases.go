@@ -123,6 +123,7 @@ func (r *HelpdeskInstanceReconciler) reconcileEncryption(ctx context.Context, sc
 }
 
 func (r *HelpdeskInstanceReconciler) encryptionReady(scope *instanceScope, state vault.TenantStatus) {
+	statusMetrics.observeKey(scope.inst, state)
 	scope.inst.Status.Encryption = &v1alpha1.EncryptionStatus{KeyName: state.KeyName, LatestKeyVersion: state.LatestVersion}
 	setCondition(scope.inst, v1alpha1.ConditionEncryptionReady, metav1.ConditionTrue, v1alpha1.ReasonKeyReady,
 		"The transit key, the workloads' Kubernetes auth roles and the app secrets are in Vault")
@@ -130,6 +131,9 @@ func (r *HelpdeskInstanceReconciler) encryptionReady(scope *instanceScope, state
 
 // reconcileDatabase applies the CloudNativePG cluster and reads its readiness.
 func (r *HelpdeskInstanceReconciler) reconcileDatabase(ctx context.Context, scope *instanceScope) error {
+	if r.cloudNativePGMissing(scope) {
+		return nil
+	}
 	desired := resources.Cluster(scope.inst, scope.profile, r.Resources)
 	if _, err := r.Applier.Apply(ctx, desired); err != nil {
 		setCondition(scope.inst, v1alpha1.ConditionDatabaseReady, metav1.ConditionFalse, v1alpha1.ReasonApplyFailed,
@@ -193,6 +197,9 @@ func (r *HelpdeskInstanceReconciler) reconcilePodPrerequisites(ctx context.Conte
 // seeded admin password) has succeeded, a new instance runs no pod and an upgraded one
 // keeps its previous Deployment.
 func (r *HelpdeskInstanceReconciler) reconcileApp(ctx context.Context, scope *instanceScope) error {
+	if r.appImageMissing(scope) {
+		return nil
+	}
 	inst, names := scope.inst, resources.NamesFor(scope.inst)
 	appReady := func(status metav1.ConditionStatus, reason, message string) {
 		setCondition(inst, v1alpha1.ConditionAppReady, status, reason, message)

@@ -117,7 +117,8 @@ func (f *ManagerFlags) Run(ctx context.Context) error {
 			watch = append(watch, ns)
 		}
 	}
-	// The exposure kinds whose CRDs are installed are cached like the other children.
+	// CloudNativePG's and the exposure's kinds whose CRDs are installed are cached like the
+	// other children (controllers/preflight.go).
 	httpClient, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return fmt.Errorf("building the API client: %w", err)
@@ -128,7 +129,7 @@ func (f *ManagerFlags) Run(ctx context.Context) error {
 	}
 	opts := ctrl.Options{
 		Scheme:                  scheme.New(),
-		Cache:                   controllers.CacheOptions(watch, controllers.InstalledExposureKinds(mapper)...),
+		Cache:                   controllers.CacheOptions(watch, controllers.InstalledOptionalKinds(mapper)...),
 		Metrics:                 metrics,
 		HealthProbeBindAddress:  f.ProbeAddress,
 		LeaderElection:          f.LeaderElection,
