@@ -1,9 +1,10 @@
 # helpdesk-operator: generate, lint, build, test and deploy. `make help` lists the targets.
 #
-# Tools (controller-gen, kustomize, golangci-lint) are pinned in hack/tools/go.mod and built
-# from the Go module proxy into a cache outside the checkout, keyed by hack/tools/go.sum:
-# a warm machine or a fresh clone reuses them, and a changed pin rebuilds them. Nothing is
-# downloaded with curl.
+# Tools (controller-gen, kustomize, golangci-lint, helm) are pinned in hack/tools/go.mod and
+# built from the Go module proxy into a cache outside the checkout, keyed by hack/tools/go.sum:
+# a warm machine or a fresh clone reuses them, and a changed pin rebuilds them. The
+# documentation generators (helm-docs, crd-ref-docs) are pinned apart, in
+# hack/tools/docs/go.mod, so they never rebuild the others. Nothing is downloaded with curl.
 
 SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
@@ -45,14 +46,20 @@ TOOL_PKG_controller-gen := sigs.k8s.io/controller-tools/cmd/controller-gen
 TOOL_PKG_kustomize := sigs.k8s.io/kustomize/kustomize/v5
 TOOL_PKG_golangci-lint := github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 TOOL_PKG_helm := helm.sh/helm/v3/cmd/helm
+DOCS_TOOLS_KEY := $(shell sha256sum hack/tools/docs/go.sum 2>/dev/null | cut -c1-16)
+DOCS_TOOLS_BIN := $(CACHE_DIR)/tools/docs-$(DOCS_TOOLS_KEY)
+HELM_DOCS := $(DOCS_TOOLS_BIN)/helm-docs
+CRD_REF_DOCS := $(DOCS_TOOLS_BIN)/crd-ref-docs
+DOCS_TOOL_PKG_helm-docs := github.com/norwoodj/helm-docs/cmd/helm-docs
+DOCS_TOOL_PKG_crd-ref-docs := github.com/elastic/crd-ref-docs
 # Kubernetes version the chart is rendered for (the one the tests run).
 CHART_KUBE_VERSION ?= 1.36.3
 
 CHART_DIR := charts/helpdesk-operator
 CNPG_API := github.com/cloudnative-pg/api/pkg/api/v1
-# Everything `make generate manifests` writes; verify-gen checks these are committed.
+# Everything `make generate manifests docs` writes; verify-gen checks these are committed.
 GENERATED := api config/crd/bases config/rbac/role.yaml test/crds/cloudnative-pg \
-	$(CHART_DIR)/crds $(CHART_DIR)/files/manager-role.yaml
+	$(CHART_DIR)/templates/crds $(CHART_DIR)/files $(CHART_DIR)/README.md docs/api-reference.md
 
 ##@ General
 
@@ -75,12 +82,21 @@ manifests: $(CONTROLLER_GEN) ## Generate the CRDs, the manager ClusterRole, the 
 	@# CloudNativePG's API package defines several CRDs; the tests only need Cluster.
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=true paths=$(CNPG_API) output:crd:artifacts:config=test/crds/cloudnative-pg
 	find test/crds/cloudnative-pg -name '*.yaml' ! -name postgresql.cnpg.io_clusters.yaml -delete
-	@# Helm installs crds/ before the templates; the manager ClusterRole template reads its
-	@# rules from files/manager-role.yaml, so the chart always grants what the code asks for.
-	mkdir -p $(CHART_DIR)/crds $(CHART_DIR)/files
-	rm -f $(CHART_DIR)/crds/*.yaml
-	cp config/crd/bases/*.yaml $(CHART_DIR)/crds/
+	@# The chart's CRDs are templates (crds.create, helm.sh/resource-policy: keep), so that
+	@# helm upgrade updates them; the manager ClusterRole template reads its rules from
+	@# files/manager-role.yaml, so the chart always grants what the code asks for; the alerts
+	@# and the dashboard are config/prometheus's and config/grafana's.
+	hack/chart-crds.sh
+	mkdir -p $(CHART_DIR)/files
 	cp config/rbac/role.yaml $(CHART_DIR)/files/manager-role.yaml
+	cp config/prometheus/prometheus_rule.yaml $(CHART_DIR)/files/prometheus-rule.yaml
+	cp config/grafana/helpdesk-operator.json $(CHART_DIR)/files/grafana-dashboard.json
+
+.PHONY: docs
+docs: $(HELM_DOCS) $(CRD_REF_DOCS) ## Generate the chart's README (values table from values.yaml's comments) and docs/api-reference.md (from api/).
+	$(HELM_DOCS) --chart-search-root=charts --template-files=README.md.gotmpl --sort-values-order=file --log-level=warning
+	$(CRD_REF_DOCS) --source-path=./api --config=hack/api-docs/config.yaml --renderer=markdown \
+		--output-path=docs/api-reference.md --log-level=warn
 
 .PHONY: fmt
 fmt: ## Format the Go code (go fmt).
@@ -91,19 +107,20 @@ vet: ## Examine the Go code (go vet).
 	$(GO) vet ./...
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## Lint the Go code with golangci-lint (.golangci.yml).
+lint: $(GOLANGCI_LINT) ## Lint the Go code with golangci-lint (.golangci.yml), test/monitoring's module too.
 	$(GOLANGCI_LINT) run ./...
+	cd test/monitoring && $(GOLANGCI_LINT) run ./...
 
 .PHONY: lint-fix
 lint-fix: $(GOLANGCI_LINT) ## Lint and apply the fixes golangci-lint can make.
 	$(GOLANGCI_LINT) run --fix ./...
 
 .PHONY: verify-gen
-verify-gen: generate manifests ## Regenerate everything and fail when the committed generated files are out of date.
+verify-gen: generate manifests docs ## Regenerate everything (code, manifests, chart files, docs) and fail when the committed files are out of date.
 	@if ! git diff --quiet --exit-code -- $(GENERATED) \
 		|| [[ -n "$$(git ls-files --others --exclude-standard -- $(GENERATED))" ]]; then \
 		echo; \
-		echo "verify-gen: generated files are out of date. Run 'make generate manifests' and commit the result:"; \
+		echo "verify-gen: generated files are out of date. Run 'make generate manifests docs' and commit the result:"; \
 		git status --short -- $(GENERATED); \
 		git --no-pager diff --stat -- $(GENERATED); \
 		exit 1; \
@@ -125,9 +142,19 @@ test-binaries: ## Build (once per version, cached) the kube-apiserver, etcd, kub
 	hack/test-binaries.sh envtest vault versitygw glauth
 
 .PHONY: test
-test: test-binaries $(HELM) ## Run every test against real kube-apiserver/etcd, Vault, PostgreSQL and versitygw (and the chart through helm).
+test: test-binaries $(HELM) $(KUSTOMIZE) ## Run every test against real kube-apiserver/etcd, Vault, PostgreSQL and versitygw (and the chart and kustomize builds), then test-monitoring.
 	set -a; eval "$$(hack/test-binaries.sh env)"; set +a; \
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(GO_TEST_FLAGS) ./...
+	$(MAKE) test-monitoring
+
+# test/monitoring is a module of its own: Prometheus's rule parser and query engine come
+# with dependencies the operator must not inherit.
+.PHONY: test-monitoring
+test-monitoring: ## Load the alert rules with Prometheus's parser, evaluate them, and check every metric the rules and the dashboard use is one the operator exports.
+	cd test/monitoring && $(GO) test -count=1 $(GO_TEST_FLAGS) ./...
+
+.PHONY: check-packaging
+check-packaging: chart-lint kustomize-build ## Lint and render the chart (default and non-default values) and build every kustomization; the envtest checks of both run in make test (test/chart).
 
 .PHONY: test-e2e
 test-e2e: $(HELM) ## Bring up a real single-node cluster (hack/cluster.sh), run test/e2e against it, and tear it down, also on failure.
@@ -214,18 +241,26 @@ kustomize-overlay: $(KUSTOMIZE)
 ##@ Tools
 
 .PHONY: tools
-tools: $(CONTROLLER_GEN) $(KUSTOMIZE) $(GOLANGCI_LINT) $(HELM) ## Build the pinned tools into the cache (TOOLS_BIN).
-	@echo "tools in $(TOOLS_BIN)"
+tools: $(CONTROLLER_GEN) $(KUSTOMIZE) $(GOLANGCI_LINT) $(HELM) $(HELM_DOCS) $(CRD_REF_DOCS) ## Build the pinned tools into the cache (TOOLS_BIN, DOCS_TOOLS_BIN).
+	@echo "tools in $(TOOLS_BIN) and $(DOCS_TOOLS_BIN)"
 
 .PHONY: kustomize-build
-kustomize-build: $(KUSTOMIZE) ## Render config/default and config/samples to check that they build.
-	$(KUSTOMIZE) build config/default > /dev/null
-	$(KUSTOMIZE) build config/samples > /dev/null
-	@echo "config/default and config/samples render"
+kustomize-build: $(KUSTOMIZE) ## Render config/default, its optional parts (prometheus, network-policy, grafana) and config/samples to check that they build.
+	@for dir in default prometheus network-policy grafana samples; do \
+		$(KUSTOMIZE) build config/$$dir > /dev/null || { echo "kustomize build config/$$dir failed"; exit 1; }; \
+	done
+	@echo "config/default, prometheus, network-policy, grafana and samples render"
+
+# Values files the chart is linted and rendered with besides its defaults.
+CHART_TEST_VALUES := test/chart/testdata/full-values.yaml
 
 .PHONY: chart-lint
-chart-lint: $(HELM) ## Lint the Helm chart and render it with default, token-auth and CA-bundle values.
+chart-lint: $(HELM) ## Lint the Helm chart (--strict) and render it with default, token-auth and every non-default value.
 	$(HELM) lint --strict --kube-version $(CHART_KUBE_VERSION) $(CHART_DIR)
+	@for values in $(CHART_TEST_VALUES); do \
+		$(HELM) lint --strict --kube-version $(CHART_KUBE_VERSION) $(CHART_DIR) -f $$values || exit 1; \
+		$(HELM) template hd $(CHART_DIR) -n helpdesk-system --kube-version $(CHART_KUBE_VERSION) -f $$values > /dev/null || exit 1; \
+	done
 	$(HELM) template hd $(CHART_DIR) -n helpdesk-system --kube-version $(CHART_KUBE_VERSION) > /dev/null
 	$(HELM) template hd $(CHART_DIR) -n helpdesk-system --kube-version $(CHART_KUBE_VERSION) \
 		--set vault.authMethod=token --set vault.tokenSecret.name=vault-token --set vault.tokenSecret.key=token \
@@ -237,3 +272,8 @@ $(TOOLS_BIN)/%:
 	@mkdir -p $(TOOLS_BIN)
 	@echo "building $* from hack/tools/go.mod into $(TOOLS_BIN)"
 	cd hack/tools && CGO_ENABLED=0 $(GO) build -trimpath -o $@.$$$$.tmp $(TOOL_PKG_$*) && mv -f $@.$$$$.tmp $@
+
+$(DOCS_TOOLS_BIN)/%:
+	@mkdir -p $(DOCS_TOOLS_BIN)
+	@echo "building $* from hack/tools/docs/go.mod into $(DOCS_TOOLS_BIN)"
+	cd hack/tools/docs && CGO_ENABLED=0 $(GO) build -trimpath -o $@.$$$$.tmp $(DOCS_TOOL_PKG_$*) && mv -f $@.$$$$.tmp $@

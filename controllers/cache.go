@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	cnpgv1 "github.com/cloudnative-pg/api/pkg/api/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -20,19 +19,20 @@ import (
 // number of helpdesks, not the size of the cluster, and it never holds other workloads'
 // objects. Secrets and PersistentVolumeClaims, which policies reference by name, are
 // cached as metadata only (no Secret data). With watchNamespaces set, everything is
-// limited to those namespaces (the operator then needs Roles only there). exposure are
-// the exposure kinds whose CRDs are installed (InstalledExposureKinds), cached the same way.
-func CacheOptions(watchNamespaces []string, exposure ...client.Object) cache.Options {
+// limited to those namespaces (the operator then needs Roles only there). optional are
+// the kinds of other projects whose CRDs are installed (InstalledOptionalKinds:
+// CloudNativePG's Cluster, the exposure kinds), cached the same way.
+func CacheOptions(watchNamespaces []string, optional ...client.Object) cache.Options {
 	managed := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{resources.LabelManagedBy: FieldManager})}
 	opts := cache.Options{ByObject: map[client.Object]cache.ByObject{}}
 	for _, obj := range []client.Object{
-		&cnpgv1.Cluster{}, &appsv1.Deployment{}, &batchv1.Job{}, &batchv1.CronJob{}, &corev1.Service{},
+		&appsv1.Deployment{}, &batchv1.Job{}, &batchv1.CronJob{}, &corev1.Service{},
 		&corev1.ServiceAccount{}, &corev1.ConfigMap{}, &networkingv1.Ingress{}, &networkingv1.NetworkPolicy{},
 		&policyv1.PodDisruptionBudget{},
 	} {
 		opts.ByObject[obj] = managed
 	}
-	for _, obj := range exposure {
+	for _, obj := range optional {
 		opts.ByObject[obj] = managed
 	}
 	if len(watchNamespaces) > 0 {

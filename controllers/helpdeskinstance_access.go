@@ -150,8 +150,13 @@ func (r *HelpdeskInstanceReconciler) reconcileExposure(ctx context.Context, scop
 		plan.Exposed = false
 		scope.access.plan.Exposed = false
 	}
+	routes := resources.Exposure(inst, scope.profile, r.Resources, plan)
+	if r.exposureAPIMissing(scope, routes) {
+		scope.access.plan.Exposed = false
+		return nil
+	}
 	desired := map[string]bool{}
-	for _, obj := range resources.Exposure(inst, scope.profile, r.Resources, plan) {
+	for _, obj := range routes {
 		desired[objectKey(obj)] = true
 		if _, err := r.Applier.Apply(ctx, obj); err != nil {
 			return err

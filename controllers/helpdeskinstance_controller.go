@@ -68,6 +68,8 @@ type HelpdeskInstanceReconciler struct {
 	// KeyTrims remembers the crypto-shredding checks made, so Vault is asked again only
 	// when something changed or the next check is due.
 	KeyTrims *keyTrimChecks
+	// cnpgMissing: CloudNativePG's Cluster CRD was not installed at start (preflight.go).
+	cnpgMissing bool
 }
 
 // +kubebuilder:rbac:groups=helpdesk.privatedesk.io,resources=helpdeskinstances,verbs=get;list;watch;update;patch
@@ -360,9 +362,14 @@ func (r *HelpdeskInstanceReconciler) SetupWithManager(ctx context.Context, mgr c
 	for _, obj := range r.exposureKinds.objects() {
 		b = b.Owns(obj)
 	}
+	// The instances' and backup policies' metrics are read from this manager's cache.
+	statusMetrics.use(mgr.GetCache(), mgr.Elected(), time.Now)
+	// Without CloudNativePG's CRD the manager still starts; instances say what is missing.
+	if r.cnpgMissing = !kindInstalled(mgr.GetRESTMapper(), cnpgClusterGVK); !r.cnpgMissing {
+		b = b.Owns(&cnpgv1.Cluster{})
+	}
 	return b.
 		For(&v1alpha1.HelpdeskInstance{}).
-		Owns(&cnpgv1.Cluster{}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&batchv1.Job{}).
 		Owns(&batchv1.CronJob{}).

@@ -120,6 +120,7 @@ func (r *HelpdeskInstanceReconciler) reconcileEncryption(ctx context.Context, sc
 }
 
 func (r *HelpdeskInstanceReconciler) encryptionReady(scope *instanceScope, state vault.TenantStatus) {
+	statusMetrics.observeKey(scope.inst, state)
 	enc := &v1alpha1.EncryptionStatus{KeyName: state.KeyName, LatestKeyVersion: state.LatestVersion}
 	if old := scope.inst.Status.Encryption; old != nil {
 		// Crypto-shredding's record (helpdeskinstance_keytrim.go) stays.
@@ -132,6 +133,9 @@ func (r *HelpdeskInstanceReconciler) encryptionReady(scope *instanceScope, state
 
 // reconcileDatabase applies the CloudNativePG cluster and reads its readiness.
 func (r *HelpdeskInstanceReconciler) reconcileDatabase(ctx context.Context, scope *instanceScope) error {
+	if r.cloudNativePGMissing(scope) {
+		return nil
+	}
 	desired := resources.Cluster(scope.inst, scope.profile, r.Resources)
 	if _, err := r.Applier.Apply(ctx, desired); err != nil {
 		setCondition(scope.inst, v1alpha1.ConditionDatabaseReady, metav1.ConditionFalse, v1alpha1.ReasonApplyFailed,
@@ -195,6 +199,9 @@ func (r *HelpdeskInstanceReconciler) reconcilePodPrerequisites(ctx context.Conte
 // seeded admin password) has succeeded, a new instance runs no pod and an upgraded one
 // keeps its previous Deployment.
 func (r *HelpdeskInstanceReconciler) reconcileApp(ctx context.Context, scope *instanceScope) error {
+	if r.appImageMissing(scope) {
+		return nil
+	}
 	inst, names := scope.inst, resources.NamesFor(scope.inst)
 	appReady := func(status metav1.ConditionStatus, reason, message string) {
 		setCondition(inst, v1alpha1.ConditionAppReady, status, reason, message)

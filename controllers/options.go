@@ -40,6 +40,8 @@ type Options struct {
 
 	// access holds the exposure, edge and gate flags (options_access.go).
 	access accessFlags
+	// packaging holds the installation's flags (options_packaging.go).
+	packaging packagingFlags
 
 	cnpgNamespaces, vaultNamespaces, vaultPods                  string
 	vaultCIDRs, apiServerCIDRs, dnsCIDRs                        string
@@ -57,6 +59,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	o.Resources = resources.DefaultOptions()
 	o.Resources.ManagedBy = FieldManager
 	o.access.bind(fs)
+	o.packaging.bind(fs)
 	fs.StringVar(&o.cnpgNamespaces, "cnpg-namespace-selector", "kubernetes.io/metadata.name=cnpg-system",
 		"Label selector of the namespace the CloudNativePG operator runs in; only it may reach the database instance managers.")
 	fs.StringVar(&o.vaultCIDRs, "vault-egress-cidrs", "",
@@ -102,6 +105,7 @@ func (o *Options) complete(ctx context.Context, reader client.Reader) error {
 		return s
 	}
 	errs = append(errs, o.access.complete(&o.Resources))
+	o.packaging.complete(&o.Resources)
 	o.Resources.CloudNativePGOperator.NamespaceSelector = selector("cnpg-namespace-selector", o.cnpgNamespaces)
 	o.Resources.Vault.Peer = resources.PeerSelector{
 		NamespaceSelector: selector("vault-namespace-selector", o.vaultNamespaces),

@@ -48,6 +48,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := instances.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the HelpdeskInstance controller: %w", err)
 	}
+	if err := preflight(ctx, mgr, opts, vaultClient); err != nil {
+		return err
+	}
 	if err := (&AccessPolicyReconciler{Client: c, APIReader: apiReader, Recorder: mgr.GetEventRecorder(FieldManager), Workers: opts.PolicyWorkers}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the AccessPolicy controller: %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 	"github.com/privatedesk/helpdesk-operator/internal/resources"
 	"github.com/privatedesk/helpdesk-operator/internal/ssa"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/kubeenv"
@@ -153,6 +154,7 @@ func setupForTest(ctx context.Context, mgr ctrl.Manager, env *envtest.Environmen
 	testResources.APIServer.CIDRs = []string{"127.0.0.1/32"}
 	testResources.Vault.CABundle = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n"
 	testResources.OperatorImage = "registry.example.com/helpdesk-operator:test"
+	testResources.Images = map[v1alpha1.AppProfile]string{v1alpha1.AppProfileHelpy: "registry.example.com/helpy:test"}
 	testResources.Vault.Address = vaultSrv.Addr
 	instances := &HelpdeskInstanceReconciler{
 		Client: c, APIReader: reader, Applier: ssa.NewApplier(c, FieldManager), Vault: vaultClient, Resources: testResources, Recorder: recorder,

@@ -285,9 +285,11 @@ build_glauth() {
 }
 
 print_env() {
-  # helm is a pinned tool of hack/tools, built by the Makefile into a cache keyed by its go.sum.
+  # helm and kustomize are pinned tools of hack/tools, built by the Makefile into a cache
+  # keyed by its go.sum.
   local tools_key; tools_key=$(sha256sum "$(dirname "${BASH_SOURCE[0]}")/tools/go.sum" | cut -c1-16)
   echo "HELPDESK_TEST_HELM=$CACHE_DIR/tools/$tools_key/helm"
+  echo "HELPDESK_TEST_KUSTOMIZE=$CACHE_DIR/tools/$tools_key/kustomize"
   echo "KUBEBUILDER_ASSETS=$(envtest_dir)"
   echo "HELPDESK_TEST_VAULT=$(vault_dir)/vault"
   echo "HELPDESK_TEST_VERSITYGW=$(versitygw_dir)/versitygw"

@@ -4,10 +4,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// HelpyDefaultImage is a placeholder: Helpy publishes no image built from master, so the
-// operator's --default-image-helpy flag or spec.app.image should name one built from
-// Helpy's Dockerfile (see the package documentation of internal/resources).
-const HelpyDefaultImage = "ghcr.io/privatedesk/helpy:master"
+// HelpyDefaultImage is empty: Helpy publishes no image of its final code, so there is no
+// image to default to. Until spec.app.image or the operator's --helpy-image names one
+// built from Helpy's Dockerfile (docs/operations.md), an instance runs no app pod and says
+// AppReady=False/AppImageNotSet.
+const HelpyDefaultImage = ""
 
 // Helpy's Dockerfile creates helpyuser with useradd in a Debian-based ruby image, which
 // gives it the first regular UID and GID.

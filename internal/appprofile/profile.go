@@ -16,7 +16,8 @@ import (
 type Profile struct {
 	// Name is the application's name, used as the app.kubernetes.io/name label value.
 	Name string
-	// DefaultImage is used when neither spec.app.image nor the operator's options name one.
+	// DefaultImage is used when neither spec.app.image nor the operator's options name one;
+	// empty when the application publishes no image (the instance then says AppImageNotSet).
 	DefaultImage string
 	// ContainerName of the application container in the Deployment and the migration Job.
 	ContainerName string

@@ -28,6 +28,7 @@ import (
 type ManagerFlags struct {
 	MetricsAddress   string
 	SecureMetrics    bool
+	MetricsTLS       metricsTLSFlags
 	ProbeAddress     string
 	LeaderElection   bool
 	LeaderElectionID string
@@ -43,6 +44,7 @@ type ManagerFlags struct {
 func (f *ManagerFlags) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.MetricsAddress, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" disables it.")
 	fs.BoolVar(&f.SecureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, only to callers allowed by a TokenReview and SubjectAccessReview.")
+	f.MetricsTLS.bind(fs)
 	fs.StringVar(&f.ProbeAddress, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
 	fs.BoolVar(&f.LeaderElection, "leader-elect", true, "Elect a leader so that only one replica reconciles at a time.")
 	fs.StringVar(&f.LeaderElectionID, "leader-election-id", "helpdesk-operator.privatedesk.io", "Name of the Lease the replicas elect a leader with.")
@@ -111,13 +113,17 @@ func (f *ManagerFlags) Run(ctx context.Context) error {
 	if f.SecureMetrics {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
+	if err := f.MetricsTLS.apply(&metrics); err != nil {
+		return err
+	}
 	var watch []string
 	for _, ns := range strings.Split(f.WatchNamespaces, ",") {
 		if ns = strings.TrimSpace(ns); ns != "" {
 			watch = append(watch, ns)
 		}
 	}
-	// The exposure kinds whose CRDs are installed are cached like the other children.
+	// CloudNativePG's and the exposure's kinds whose CRDs are installed are cached like the
+	// other children (controllers/preflight.go).
 	httpClient, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return fmt.Errorf("building the API client: %w", err)
@@ -128,7 +134,7 @@ func (f *ManagerFlags) Run(ctx context.Context) error {
 	}
 	opts := ctrl.Options{
 		Scheme:                  scheme.New(),
-		Cache:                   controllers.CacheOptions(watch, controllers.InstalledExposureKinds(mapper)...),
+		Cache:                   controllers.CacheOptions(watch, controllers.InstalledOptionalKinds(mapper)...),
 		Metrics:                 metrics,
 		HealthProbeBindAddress:  f.ProbeAddress,
 		LeaderElection:          f.LeaderElection,

@@ -90,6 +90,7 @@ func SettingsJob(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts 
 				Spec: corev1.PodSpec{
 					RestartPolicy:                corev1.RestartPolicyNever,
 					ServiceAccountName:           NamesFor(inst).App,
+					ImagePullSecrets:             imagePullSecrets(opts),
 					AutomountServiceAccountToken: ptr.To(false),
 					EnableServiceLinks:           ptr.To(false),
 					SecurityContext:              operatorPodSecurityContext(),

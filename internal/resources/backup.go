@@ -219,6 +219,7 @@ func backupJobSpec(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opt
 			Spec: corev1.PodSpec{
 				RestartPolicy:      corev1.RestartPolicyNever,
 				ServiceAccountName: serviceAccount,
+				ImagePullSecrets:   imagePullSecrets(opts),
 				// The pod needs no API access; its Vault login uses the projected token.
 				AutomountServiceAccountToken: ptr.To(false),
 				EnableServiceLinks:           ptr.To(false),

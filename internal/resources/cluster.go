@@ -53,6 +53,7 @@ func Cluster(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Opti
 			Description:       fmt.Sprintf("Database of HelpdeskInstance %s", inst.Name),
 			Instances:         int(instances),
 			ImageName:         PostgresImage(inst, opts),
+			ImagePullSecrets:  clusterImagePullSecrets(opts),
 			InheritedMetadata: &cnpgv1.EmbeddedObjectMetadata{Labels: inherited},
 			Bootstrap: &cnpgv1.BootstrapConfiguration{InitDB: &cnpgv1.BootstrapInitDB{
 				Database: prof.Database,

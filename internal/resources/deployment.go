@@ -57,6 +57,7 @@ func Deployment(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts O
 
 	spec := corev1.PodSpec{
 		ServiceAccountName: n.App,
+		ImagePullSecrets:   imagePullSecrets(opts),
 		// The app never talks to the Kubernetes API; a Vault Agent logs in with the
 		// pod's projected Vault token, which the app container does not mount.
 		AutomountServiceAccountToken: ptr.To(false),

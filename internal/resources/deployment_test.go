@@ -214,7 +214,8 @@ func TestImageChoice(t *testing.T) {
 	}
 	inst.Spec.App.Image = ""
 	opts.Images = nil
-	if got := AppImage(inst, prof, opts); got != prof.DefaultImage {
-		t.Errorf("profile image: %q", got)
+	// Helpy publishes no image: without one configured there is none, never a placeholder.
+	if got := AppImage(inst, prof, opts); got != "" {
+		t.Errorf("no image configured: %q, want none", got)
 	}
 }

@@ -316,6 +316,7 @@ func GateDeployment(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, op
 				},
 				Spec: corev1.PodSpec{
 					ServiceAccountName:           a.Gate,
+					ImagePullSecrets:             imagePullSecrets(opts),
 					AutomountServiceAccountToken: ptr.To(false),
 					EnableServiceLinks:           ptr.To(false),
 					SecurityContext:              operatorPodSecurityContext(),

@@ -22,8 +22,13 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/ f
 // review the diff.
 func TestGolden(t *testing.T) {
 	cases := map[string]func() Options{
-		"minimal":    testOptions,
-		"ha":         func() Options { o := testOptions(); o.AttachmentsAccessMode = "ReadWriteMany"; return o },
+		"minimal": testOptions,
+		"ha": func() Options {
+			o := testOptions()
+			o.AttachmentsAccessMode = "ReadWriteMany"
+			o.ImagePullSecrets = []string{"registry-credentials"}
+			return o
+		},
 		"vaultagent": testOptions,
 	}
 	instances := map[string]func() *v1alpha1.HelpdeskInstance{

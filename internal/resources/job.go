@@ -59,6 +59,7 @@ func MigrationJob(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts
 					// Failed pods stay for their logs; the Job retries with new pods.
 					RestartPolicy:                corev1.RestartPolicyNever,
 					ServiceAccountName:           n.App,
+					ImagePullSecrets:             imagePullSecrets(opts),
 					AutomountServiceAccountToken: ptr.To(false),
 					EnableServiceLinks:           ptr.To(false),
 					SecurityContext:              podSecurityContext(prof),

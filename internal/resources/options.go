@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 )
@@ -82,6 +83,10 @@ type Options struct {
 
 	// MigrationBackoffLimit is how often a failed migration Job is retried.
 	MigrationBackoffLimit int32
+
+	// ImagePullSecrets name Secrets, in each instance's namespace, that every pod of the
+	// instance (and its CloudNativePG cluster) pulls its images with (pullsecrets.go).
+	ImagePullSecrets []string
 
 	// OperatorImage is the operator's own image. Backup, drill and restore pods copy its
 	// binary (/helpdesk-operator) into the PostgreSQL image of the instance, so the image
@@ -220,6 +225,11 @@ func (o Options) Validate() error {
 	}
 	if o.OperatorImage == "" {
 		errs = append(errs, errors.New("the operator image is required (--operator-image): backup, drill and restore pods copy the operator binary from it"))
+	}
+	for _, name := range o.ImagePullSecrets {
+		if problems := validation.IsDNS1123Subdomain(name); len(problems) > 0 {
+			errs = append(errs, fmt.Errorf("image pull secret %q is not a Secret name: %s", name, strings.Join(problems, "; ")))
+		}
 	}
 	if o.MigrationBackoffLimit < 0 {
 		errs = append(errs, errors.New("the migration backoff limit must not be negative"))

@@ -16,6 +16,9 @@ type KeyInfo struct {
 	Exportable           bool
 	AllowPlaintextBackup bool
 	DeletionAllowed      bool
+	// LatestVersionCreated is when the latest version was created (the key, or its last
+	// rotation); zero when Vault does not say (keycreated.go).
+	LatestVersionCreated time.Time
 }
 
 // KeyInfo reads the tenant's transit key; nil (and no error) when it does not exist.
@@ -55,6 +58,7 @@ func (c *Client) readKey(ctx context.Context, key string) (*KeyInfo, error) {
 		return nil, wrap("read transit key", path, fmt.Errorf("auto_rotate_period: %w", err))
 	}
 	info.LatestVersion, info.MinDecryptionVersion, info.AutoRotatePeriod = int(latest), int(minDecrypt), rotate
+	info.LatestVersionCreated = versionCreated(d["keys"], info.LatestVersion)
 	return info, nil
 }
 

@@ -16,16 +16,20 @@ var ErrNotConfigured = errors.New("vault is not set up for helpdesk-operator")
 // a wrong one is read again on every call, so a fix is noticed at the next reconcile.
 const tenantPolicyCheckInterval = 10 * time.Minute
 
-// checkTenantPolicies confirms that the fixed tenant policies are installed exactly as this
-// version renders them, and that Kubernetes auth copies ServiceAccount annotations into
-// alias metadata, which the policies' templates read. Without both, every tenant workload
-// would fail to log in or be denied; better to say so once, clearly, on the instance.
+// checkTenantPolicies confirms that the secrets engines are mounted (setupcheck.go), that the
+// fixed tenant policies are installed exactly as this version renders them, and that
+// Kubernetes auth copies ServiceAccount annotations into alias metadata, which the
+// policies' templates read. Without them, every tenant workload would fail to log in or be
+// denied; better to say so once, clearly, on the instance.
 func (c *Client) checkTenantPolicies(ctx context.Context) error {
 	c.mu.Lock()
 	fresh := !c.setupCheckedAt.IsZero() && time.Since(c.setupCheckedAt) < tenantPolicyCheckInterval
 	c.mu.Unlock()
 	if fresh {
 		return nil
+	}
+	if err := c.checkMounts(ctx); err != nil {
+		return err
 	}
 	accessor, err := c.kubernetesAccessor(ctx)
 	if err != nil {

@@ -29,6 +29,9 @@ type Tenant struct {
 type TenantStatus struct {
 	KeyName       string
 	LatestVersion int
+	// LatestVersionCreated is when the latest key version was created: the key's age since
+	// its last rotation; zero when Vault does not say.
+	LatestVersionCreated time.Time
 	// Adopted is true on the call that took over retained state.
 	Adopted bool
 }
@@ -85,5 +88,5 @@ func (c *Client) EnsureTenant(ctx context.Context, t Tenant) (TenantStatus, erro
 	if err := c.ensureRoles(ctx, t, names); err != nil {
 		return TenantStatus{}, err
 	}
-	return TenantStatus{KeyName: names.Key, LatestVersion: key.LatestVersion, Adopted: adopted}, nil
+	return TenantStatus{KeyName: names.Key, LatestVersion: key.LatestVersion, LatestVersionCreated: key.LatestVersionCreated, Adopted: adopted}, nil
 }

@@ -117,7 +117,7 @@ func startOperator(t *testing.T, ns string, flags ...string) (writes *writeCount
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme.New(),
-		Cache:                  controllers.CacheOptions([]string{ns}, controllers.InstalledExposureKinds(mapper)...),
+		Cache:                  controllers.CacheOptions([]string{ns}, controllers.InstalledOptionalKinds(mapper)...),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
