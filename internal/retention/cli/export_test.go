@@ -12,7 +12,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
-	hd "github.com/privatedesk/helpdesk-operator/internal/retention/internal/helpydata"
+	hd "github.com/privatedesk/helpdesk-operator/internal/testsupport/helpydata"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/vaultdev"
 )
 
