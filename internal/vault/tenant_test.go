@@ -25,6 +25,10 @@ func TestEnsureTenant(t *testing.T) {
 	if err != nil {
 		t.Fatalf("EnsureTenant: %v", err)
 	}
+	if created := status.LatestVersionCreated; created.IsZero() || time.Since(created) > time.Minute {
+		t.Errorf("status.LatestVersionCreated = %v, want the key's creation just now", created)
+	}
+	status.LatestVersionCreated = time.Time{}
 	if status != (TenantStatus{KeyName: "helpdesk_team-a_desk", LatestVersion: 1}) {
 		t.Errorf("status = %+v", status)
 	}

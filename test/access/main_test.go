@@ -90,6 +90,7 @@ func startOperator(t *testing.T, ns string, flags ...string) (writes *writeCount
 		"--vault-address=" + vaultSrv.Addr, "--vault-auth-method=token", "--vault-dev-bootstrap=true",
 		"--vault-egress-cidrs=127.0.0.1/32", "--api-server-cidrs=127.0.0.1/32",
 		"--operator-image=registry.example.com/helpdesk-operator:test",
+		"--helpy-image=registry.example.com/helpdesk/helpy:test",
 	}, flags...)
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
