@@ -86,6 +86,15 @@ func (c *Client) claim(ctx context.Context, t Tenant, names Names) (adopted bool
 			return false, nil
 		case rec.UID == t.UID:
 			err = c.writeOwner(ctx, names, t.UID, stateActive, rec.version)
+		case rec.State == stateActive:
+			// Another instance owns the names: a live one (of a second operator sharing the
+			// prefix, say), or one whose deletion skipped the Vault cleanup. Only a record
+			// that a deletion marked retained may ever be adopted.
+			return false, wrap("claim tenant", c.cfg.KVMount+"/data/"+names.Owner, fmt.Errorf(
+				"%w: the record says instance UID %s owns key %s and has not released it (a live instance, "+
+					"or one deleted with the %s annotation, whose leftovers its Event lists); delete the record "+
+					"and the key by hand only once no instance of that UID exists. Nothing was changed",
+				ErrNameConflict, rec.UID, names.Key, "helpdesk.privatedesk.io/skip-vault-cleanup"))
 		case !t.AdoptRetained:
 			return false, wrap("claim tenant", c.cfg.KVMount+"/data/"+names.Owner, fmt.Errorf(
 				"%w (record state %q, instance UID %s): its key %s is kept for its backups. Nothing was changed",

@@ -189,9 +189,22 @@ func TestRetainedStateIsNotAdoptedUnasked(t *testing.T) {
 	if err != nil || string(got["SECRET_KEY_BASE"]) != string(secrets["SECRET_KEY_BASE"]) {
 		t.Errorf("the adopter's secrets differ from the retained ones (err %v)", err)
 	}
-	// Now the adopter owns it: the first instance's UID is refused.
-	if _, err := c.EnsureTenant(ctx, old); !errors.Is(err, ErrRetainedState) {
-		t.Errorf("the old UID after adoption: %v, want ErrRetainedState", err)
+	// Now the adopter owns it: the first instance's UID is refused, and so is a third
+	// instance asking to adopt: a live owner's state is never adopted.
+	writes.take()
+	if _, err := c.EnsureTenant(ctx, old); !errors.Is(err, ErrNameConflict) {
+		t.Errorf("the old UID after adoption: %v, want ErrNameConflict", err)
+	}
+	thief := reuse
+	thief.UID, thief.AdoptRetained = "thief", true
+	if _, err := c.EnsureTenant(ctx, thief); !errors.Is(err, ErrNameConflict) || !strings.Contains(ConditionMessage(err), "adopter") {
+		t.Errorf("adopting the state of a live owner: %v, want ErrNameConflict naming the owner's UID", err)
+	}
+	if got := writes.take(); slices.ContainsFunc(got, func(w string) bool { return !strings.HasPrefix(w, "GET") }) {
+		t.Errorf("the refused instances wrote %v", got)
+	}
+	if rec, err := c.readOwner(ctx, c.names("retain-ns", "desk")); err != nil || rec == nil || rec.UID != "adopter" || rec.State != stateActive {
+		t.Errorf("the ownership record after the refusals: %+v, %v; want the adopter's, active", rec, err)
 	}
 	if retained, err := c.RetainedKey(ctx, "retain-ns", "desk"); err != nil || retained {
 		t.Errorf("RetainedKey of an adopted, live key = %t, %v; want false", retained, err)
