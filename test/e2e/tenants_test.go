@@ -197,8 +197,9 @@ func sampleInstance(namespace, name string) (*v1alpha1.HelpdeskInstance, error) 
 	inst.Spec.Database.PostgresVersion = 15
 	// No cert-manager in this cluster.
 	inst.Spec.TLS = nil
-	// The access policy's gate and single sign-on are not this suite's subject, and
-	// retention policies are not enforced yet.
+	// Neither the access gate (no identity provider or edge runs in this cluster) nor
+	// retention (its engine is tested on PostgreSQL in internal/retention, its CronJobs on
+	// envtest) is this suite's subject.
 	inst.Spec.AccessPolicyRef, inst.Spec.RetentionPolicyRef = nil, nil
 	return inst, nil
 }
