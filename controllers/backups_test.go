@@ -484,6 +484,22 @@ func TestRestoreSourceMustResolve(t *testing.T) {
 	if err := get(restoreSA); err != nil || restoreSA.Annotations[vault.ServiceAccountAnnotation(vault.MetadataRestoreSource)] != "ghost" {
 		t.Errorf("the live source is not granted: %v %v", restoreSA.Annotations, err)
 	}
+	// A restore that fails for good takes the grant back.
+	orphanJob := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.BackupNamesFor(inst).RestoreJob}}
+	if err := get(orphanJob); err != nil {
+		t.Fatal(err)
+	}
+	playRestore(t, orphanJob, false, `{"subcommand":"restore","error":"no backup of ghost in the destination"}`)
+	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionAppReady, metav1.ConditionFalse, v1alpha1.ReasonRestoreFailed))
+	eventually(t, wait, func() error {
+		if err := get(restoreSA); err != nil {
+			return err
+		}
+		if v, granted := restoreSA.Annotations[vault.ServiceAccountAnnotation(vault.MetadataRestoreSource)]; granted {
+			return fmt.Errorf("after the failed restore the restore ServiceAccount still grants %q", v)
+		}
+		return nil
+	})
 
 	// The key a deleted instance retained is a valid source too.
 	retained := newInstance(ns, "retained")
