@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -33,6 +34,8 @@ type ManagerFlags struct {
 	LeaderElectionID string
 	LeaderElectionNS string
 	WatchNamespaces  string
+	SyncPeriod       time.Duration
+	PprofAddress     string
 	QPS              float64
 	Burst            int
 	Controllers      controllers.Options
@@ -49,6 +52,9 @@ func (f *ManagerFlags) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.LeaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; empty is the operator's own namespace.")
 	fs.Float64Var(&f.QPS, "kube-api-qps", 50, "Sustained requests per second the manager sends the API server.")
 	fs.IntVar(&f.Burst, "kube-api-burst", 100, "Requests the manager may send the API server in a burst above --kube-api-qps.")
+	fs.DurationVar(&f.SyncPeriod, "cache-sync-period", 10*time.Hour,
+		"How often the informers hand every cached object to the controllers again (a full resync), plus up to a tenth for spread; an unchanged instance's resync writes nothing and asks Vault nothing.")
+	fs.StringVar(&f.PprofAddress, "pprof-bind-address", "", "Address net/http/pprof is served on, for profiling (e.g. 127.0.0.1:6060); empty serves none.")
 	fs.StringVar(&f.WatchNamespaces, "watch-namespaces", "",
 		"Comma-separated namespaces the operator manages helpdesks in (it then needs Roles only there); empty manages every namespace.")
 	f.Controllers.BindFlags(fs)
@@ -126,10 +132,15 @@ func (f *ManagerFlags) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("discovering the cluster's API kinds: %w", err)
 	}
+	cacheOpts := controllers.CacheOptions(watch, controllers.InstalledExposureKinds(mapper)...)
+	if f.SyncPeriod > 0 {
+		cacheOpts.SyncPeriod = &f.SyncPeriod
+	}
 	opts := ctrl.Options{
 		Scheme:                  scheme.New(),
-		Cache:                   controllers.CacheOptions(watch, controllers.InstalledExposureKinds(mapper)...),
+		Cache:                   cacheOpts,
 		Metrics:                 metrics,
+		PprofBindAddress:        f.PprofAddress,
 		HealthProbeBindAddress:  f.ProbeAddress,
 		LeaderElection:          f.LeaderElection,
 		LeaderElectionID:        f.LeaderElectionID,
