@@ -57,8 +57,8 @@ func startPlayer(ctx context.Context, w *world, want int) (*player, error) {
 	}
 	p := &player{
 		c: w.client, cache: ca,
-		queue:     workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[item]()),
-		ready:     map[string]bool{}, changed: map[string]bool{}, want: want,
+		queue: workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[item]()),
+		ready: map[string]bool{}, changed: map[string]bool{}, want: want,
 		readyDone: make(chan struct{}), changedDone: make(chan struct{}),
 	}
 	enqueue := func(kind string) toolscache.ResourceEventHandlerFuncs {
