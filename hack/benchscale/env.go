@@ -19,6 +19,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/privatedesk/helpdesk-operator/internal/scheme"
+	"github.com/privatedesk/helpdesk-operator/internal/testsupport/binaries"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/kubeenv"
 	"github.com/privatedesk/helpdesk-operator/internal/testsupport/vaultdev"
 )
@@ -36,7 +38,7 @@ type world struct {
 }
 
 func startWorld(ctx context.Context, dir string) (*world, error) {
-	env, err := kubeenv.Start()
+	env, err := startAPIServer()
 	if err != nil {
 		return nil, err
 	}
@@ -68,6 +70,25 @@ func startWorld(ctx context.Context, dir string) (*world, error) {
 		}
 	}
 	return w, nil
+}
+
+// startAPIServer is kubeenv.Start with room for a thousand tenants' Services: envtest's
+// default Service range (a /24) holds 254 ClusterIPs, and each tenant has two Services.
+func startAPIServer() (*envtest.Environment, error) {
+	assets, err := binaries.EnvtestAssets()
+	if err != nil {
+		return nil, err
+	}
+	dirs, err := kubeenv.CRDDirectories()
+	if err != nil {
+		return nil, err
+	}
+	env := &envtest.Environment{BinaryAssetsDirectory: assets, CRDDirectoryPaths: dirs, ErrorIfCRDPathMissing: true, Scheme: scheme.New()}
+	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/16")
+	if _, err := env.Start(); err != nil {
+		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err)
+	}
+	return env, nil
 }
 
 func (w *world) stop() {

@@ -183,6 +183,10 @@ func measureOperator(ctx context.Context, c config, n int, kinds map[string]int,
 	if err != nil {
 		return err
 	}
+	a0, err := apiWrites(ctx, w)
+	if err != nil {
+		return err
+	}
 	var profWG sync.WaitGroup
 	profCtx, stopProf := context.WithCancel(ctx)
 	defer stopProf()
@@ -190,8 +194,11 @@ func measureOperator(ctx context.Context, c config, n int, kinds map[string]int,
 		profWG.Add(1)
 		go func() {
 			defer profWG.Done()
-			// The profile ends when convergence does (the request is cancelled then).
-			_ = op.profile(profCtx, "profile?seconds=600", filepath.Join(c.profileDir, fmt.Sprintf("cpu-converge-%d.pprof", n)))
+			// 15-second CPU profiles back to back until convergence; merge them with
+			// go tool pprof -proto cpu-converge-N-*.pprof.
+			for k := 0; profCtx.Err() == nil; k++ {
+				_ = op.profile(profCtx, "profile?seconds=15", filepath.Join(c.profileDir, fmt.Sprintf("cpu-converge-%d-%02d.pprof", n, k)))
+			}
 		}()
 	}
 	start := time.Now()
@@ -210,21 +217,25 @@ func measureOperator(ctx context.Context, c config, n int, kinds map[string]int,
 		return fmt.Errorf("only %d of %d instances became ready in %s; see %s", ready, n, r.operator.Round(time.Second), logPath)
 	}
 	m1, _ := op.scrape()
+	a1, _ := apiWrites(ctx, w)
 	r.opWrites = m1.writes - m0.writes
 	logf("N=%d operator: converged in %.2fs with %d API writes %v", n, r.operator.Seconds(), r.opWrites, diff(m1.byMethod, m0.byMethod))
+	logf("N=%d operator: the API server's writes meanwhile (the harness's included) %v", n, diff(a1, a0))
 	r.kindsMismatch = compareKinds(ctx, w.client, kinds)
 
 	// Idle: once nothing moves, one full resync period (plus its jitter) must cost no write
 	// and no Vault call, although every instance is reconciled again.
 	settle(op, 5*time.Second, 2*time.Minute)
 	m2, _ := op.scrape()
+	a2, _ := apiWrites(ctx, w)
 	v2 := proxy.requests.Load()
 	window := c.resync + c.resync/5 + 5*time.Second
 	logf("N=%d idle: watching %s (one --cache-sync-period of %s plus its jitter)", n, window, c.resync)
 	sleep(ctx, window)
 	m3, _ := op.scrape()
 	r.idleWrites, r.idleVault, r.idleReconciles = m3.writes-m2.writes, proxy.requests.Load()-v2, m3.reconciles-m2.reconciles
-	logf("N=%d idle: %d instance reconciles, %d API writes %v, %d Vault requests", n, r.idleReconciles, r.idleWrites, diff(m3.byMethod, m2.byMethod), r.idleVault)
+	a3, _ := apiWrites(ctx, w)
+	logf("N=%d idle: %d instance reconciles, %d API writes %v %v, %d Vault requests", n, r.idleReconciles, r.idleWrites, diff(m3.byMethod, m2.byMethod), diff(a3, a2), r.idleVault)
 	if r.idleReconciles < int64(n) {
 		logf("N=%d idle: WARNING: fewer reconciles than instances: the resync did not reach every instance in the window", n)
 	}
@@ -246,6 +257,8 @@ func measureOperator(ctx context.Context, c config, n int, kinds map[string]int,
 	}
 	settle(op, 3*time.Second, time.Minute)
 	m4, _ := op.scrape()
+	a4, _ := apiWrites(ctx, w)
+	logf("N=%d change: the API server's writes %v", n, diff(a4, a3))
 	r.changeWrites, r.changeVault = m4.writes-m3.writes, proxy.requests.Load()-v3
 	logf("N=%d change: every instance re-rendered in %.2fs; %d API writes %v, %d Vault requests", n, r.change.Seconds(), r.changeWrites, diff(m4.byMethod, m3.byMethod), r.changeVault)
 

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"k8s.io/client-go/rest"
 )
 
 // operatorProcess is the manager, run as `helpdesk-operator manager` in its own process
@@ -236,4 +238,45 @@ func (p *operatorProcess) profile(ctx context.Context, path, file string) error 
 	defer f.Close()
 	_, err = io.Copy(f, resp.Body)
 	return err
+}
+
+// apiWrites counts the API server's write requests by verb and resource
+// (apiserver_request_total): unlike the manager's own counter it names what was written,
+// and it counts every client (the harness writes too while it plays the controllers).
+func apiWrites(ctx context.Context, w *world) (map[string]int64, error) {
+	hc, err := rest.HTTPClientFor(w.config)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(w.config.Host, "/")+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("the API server's /metrics: %s", resp.Status)
+	}
+	out := map[string]int64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
+			continue
+		}
+		switch verb := label(line, "verb"); verb {
+		case "GET", "LIST", "WATCH", "CONNECT":
+		default:
+			key := verb + " " + label(line, "resource")
+			if sub := label(line, "subresource"); sub != "" {
+				key += "/" + sub
+			}
+			out[key] += value(line)
+		}
+	}
+	return out, sc.Err()
 }
