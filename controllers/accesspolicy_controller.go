@@ -99,9 +99,9 @@ func summarizeAccessPolicy(policy *v1alpha1.AccessPolicy, instances []v1alpha1.H
 	}
 	switch {
 	case len(notEnforced) > 0:
-		return metav1.ConditionFalse, v1alpha1.ReasonNotEnforced, "Not enforced everywhere (see status.instances for why and how to fix it): " + strings.Join(notEnforced, "; ")
+		return metav1.ConditionFalse, v1alpha1.ReasonNotEnforced, "Not enforced everywhere (see status.instances for why and how to fix it): " + joinSome(notEnforced, "; ")
 	case len(waiting) > 0:
-		return metav1.ConditionFalse, v1alpha1.ReasonProgressing, "Waiting for instance(s) " + strings.Join(waiting, ", ") + " to report what they enforce"
+		return metav1.ConditionFalse, v1alpha1.ReasonProgressing, "Waiting for instance(s) " + joinSome(waiting, ", ") + " to report what they enforce"
 	case len(policy.Status.Instances) == 0:
 		return metav1.ConditionTrue, v1alpha1.ReasonReconciled, "The policy is valid and its Secrets are present; no instance references it yet"
 	}
@@ -122,7 +122,7 @@ func (r *AccessPolicyReconciler) recordReadyChange(before, after *v1alpha1.Acces
 	if now.Status != metav1.ConditionTrue {
 		eventType = corev1.EventTypeWarning
 	}
-	r.Recorder.Eventf(after, nil, eventType, now.Reason, "Enforcement", "%s", now.Message)
+	r.Recorder.Eventf(after, nil, eventType, now.Reason, "Enforcement", "%s", eventMessage(now.Message))
 }
 
 // accessPolicyOf maps an instance to the access policy it names.

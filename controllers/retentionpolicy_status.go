@@ -331,14 +331,14 @@ func judgeRetention(policy *v1alpha1.RetentionPolicy, executions []retentionExec
 	}
 	switch {
 	case len(refused) > 0:
-		return metav1.ConditionFalse, v1alpha1.ReasonUnsupportedDataClass, strings.Join(refused, "; ") +
+		return metav1.ConditionFalse, v1alpha1.ReasonUnsupportedDataClass, joinSome(refused, "; ") +
 			": no retention runs on those instances until the rules are removed from the policy (no rule is skipped silently)"
 	case len(failed) > 0:
-		return metav1.ConditionFalse, v1alpha1.ReasonRunFailed, strings.Join(failed, "; ") +
+		return metav1.ConditionFalse, v1alpha1.ReasonRunFailed, joinSome(failed, "; ") +
 			"; batches committed before the failure stay, the next scheduled run goes on from there"
 	case len(waiting) > 0:
 		return metav1.ConditionFalse, v1alpha1.ReasonWaitingForInstance, fmt.Sprintf(
-			"Instance %s has no retention CronJob yet: an instance creates it once its network perimeter and keys are in place (see its conditions)", strings.Join(waiting, ", "))
+			"Instance %s has no retention CronJob yet: an instance creates it once its network perimeter and keys are in place (see its conditions)", joinSome(waiting, ", "))
 	}
 	what := fmt.Sprintf("The policy runs on %d instance(s), with a CronJob each, and no last run failed", len(executions))
 	switch {
