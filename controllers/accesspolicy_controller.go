@@ -32,6 +32,8 @@ type AccessPolicyReconciler struct {
 	APIReader client.Reader
 	// Recorder records an Event when Ready changes; nil records none.
 	Recorder events.EventRecorder
+	// secretKeys reads the key names of the policy's Secrets (set up with the manager).
+	secretKeys *secretKeys
 }
 
 // +kubebuilder:rbac:groups=helpdesk.privatedesk.io,resources=accesspolicies,verbs=get;list;watch
@@ -46,7 +48,11 @@ func (r *AccessPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	before := policy.DeepCopy()
 
 	policy.Status.SSOProvider = ssoProvider(policy.Spec.SSO)
-	missing, err := missingSecretKeys(ctx, r.APIReader, policy.Namespace, accessPolicySecretRefs(policy))
+	secrets := r.secretKeys
+	if secrets == nil {
+		secrets = newSecretKeys(nil, r.APIReader)
+	}
+	missing, err := missingSecretKeys(ctx, secrets, policy.Namespace, accessPolicySecretRefs(policy))
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -182,6 +188,7 @@ func (r *AccessPolicyReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	}); err != nil {
 		return err
 	}
+	r.secretKeys = newSecretKeys(mgr.GetClient(), r.APIReader)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.AccessPolicy{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(referencingPolicies(mgr.GetClient(), &v1alpha1.AccessPolicyList{})), builder.OnlyMetadata).

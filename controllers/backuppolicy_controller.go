@@ -136,7 +136,7 @@ func (r *BackupPolicyReconciler) destinationProblems(ctx context.Context, policy
 		}
 		return "", nil, nil
 	}
-	missing, err := missingSecretKeys(ctx, r.APIReader, policy.Namespace, backupPolicySecretRefs(policy))
+	missing, err := missingSecretKeys(ctx, newSecretKeys(nil, r.APIReader), policy.Namespace, backupPolicySecretRefs(policy))
 	return v1alpha1.ReasonSecretMissing, missing, err
 }
 
