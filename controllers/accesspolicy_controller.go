@@ -58,7 +58,9 @@ func (r *AccessPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	clearStalled(policy)
 	instances := &v1alpha1.HelpdeskInstanceList{}
-	if err := r.List(ctx, instances, client.InNamespace(policy.Namespace), client.MatchingFields{instancePolicyIndex: "AccessPolicy/" + policy.Name}); err != nil {
+	// Read only, never changed: no copy of a thousand instances per reconcile.
+	if err := r.List(ctx, instances, client.InNamespace(policy.Namespace), client.MatchingFields{instancePolicyIndex: "AccessPolicy/" + policy.Name},
+		client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing the instances that reference AccessPolicy %s: %w", req.NamespacedName, err)
 	}
 	status, reason, message := summarizeAccessPolicy(policy, instances.Items)
@@ -192,7 +194,7 @@ func (r *AccessPolicyReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.AccessPolicy{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(referencingPolicies(mgr.GetClient(), &v1alpha1.AccessPolicyList{})), builder.OnlyMetadata).
-		Watches(&v1alpha1.HelpdeskInstance{}, handler.EnqueueRequestsFromMapFunc(accessPolicyOf)).
+		Watches(&v1alpha1.HelpdeskInstance{}, summarizeLater(accessPolicyOf)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Complete(r)
 }

@@ -381,7 +381,8 @@ func judgeBackupHealth(instances []string, byInstance map[string]instanceBackups
 // referencingInstances are the instance label values of the instances naming the policy.
 func (r *BackupPolicyReconciler) referencingInstances(ctx context.Context, policy *v1alpha1.BackupPolicy) ([]string, error) {
 	list := &v1alpha1.HelpdeskInstanceList{}
-	if err := r.List(ctx, list, client.InNamespace(policy.Namespace), client.MatchingFields{instancePolicyIndex: "BackupPolicy/" + policy.Name}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(policy.Namespace), client.MatchingFields{instancePolicyIndex: "BackupPolicy/" + policy.Name},
+		client.UnsafeDisableDeepCopy); err != nil { // names only
 		return nil, err
 	}
 	names := make([]string, 0, len(list.Items))
