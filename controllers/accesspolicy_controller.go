@@ -72,12 +72,19 @@ func (r *AccessPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	return ctrl.Result{}, patchStatus(ctx, r.Client, before, policy)
 }
 
-// summarizeAccessPolicy fills status.instances from the instances' own reports and says
-// whether every part the policy asks for is enforced on every one of them.
+// maxAccessInstances bounds status.instances: a policy of a thousand instances would
+// otherwise carry about 1.5 KiB per instance, rewritten as they change, up to etcd's
+// limit on an object's size. Instances with a part not enforced are listed first.
+const maxAccessInstances = 256
+
+// summarizeAccessPolicy fills status.instances from the instances' own reports (at most
+// maxAccessInstances of them) and says whether every part the policy asks for is enforced
+// on every one of them.
 func summarizeAccessPolicy(policy *v1alpha1.AccessPolicy, instances []v1alpha1.HelpdeskInstance) (metav1.ConditionStatus, string, string) {
 	sort.Slice(instances, func(i, j int) bool { return instances[i].Name < instances[j].Name })
 	policy.Status.Instances = nil
 	var waiting, notEnforced []string
+	var enforcedEntries, notEnforcedEntries []v1alpha1.AccessPolicyInstance
 	reason := ""
 	for i := range instances {
 		inst := &instances[i]
@@ -89,9 +96,8 @@ func summarizeAccessPolicy(policy *v1alpha1.AccessPolicy, instances []v1alpha1.H
 			waiting = append(waiting, inst.Name)
 			continue
 		}
-		policy.Status.Instances = append(policy.Status.Instances, v1alpha1.AccessPolicyInstance{
-			Name: inst.Name, Exposure: access.Exposure, AccessEnforcement: access.AccessEnforcement,
-		})
+		// A copy: the instance is the cache's own, and the status patch decodes into the policy.
+		entry := v1alpha1.AccessPolicyInstance{Name: inst.Name, Exposure: access.Exposure, AccessEnforcement: *access.AccessEnforcement.DeepCopy()}
 		var parts []string
 		for _, p := range namedParts(access.AccessEnforcement) {
 			if p.status.State == v1alpha1.AccessPartNotEnforced {
@@ -103,17 +109,24 @@ func summarizeAccessPolicy(policy *v1alpha1.AccessPolicy, instances []v1alpha1.H
 		}
 		if len(parts) > 0 {
 			notEnforced = append(notEnforced, fmt.Sprintf("instance %s: %s", inst.Name, strings.Join(parts, ", ")))
+			notEnforcedEntries = append(notEnforcedEntries, entry)
+		} else {
+			enforcedEntries = append(enforcedEntries, entry)
 		}
 	}
+	reported := len(enforcedEntries) + len(notEnforcedEntries)
+	listed := append(notEnforcedEntries, enforcedEntries...)
+	policy.Status.Instances = listed[:min(len(listed), maxAccessInstances)]
+	sort.Slice(policy.Status.Instances, func(i, j int) bool { return policy.Status.Instances[i].Name < policy.Status.Instances[j].Name })
 	switch {
 	case len(notEnforced) > 0:
 		return metav1.ConditionFalse, v1alpha1.ReasonNotEnforced, "Not enforced everywhere (see status.instances for why and how to fix it): " + joinSome(notEnforced, "; ")
 	case len(waiting) > 0:
 		return metav1.ConditionFalse, v1alpha1.ReasonProgressing, "Waiting for instance(s) " + joinSome(waiting, ", ") + " to report what they enforce"
-	case len(policy.Status.Instances) == 0:
+	case reported == 0:
 		return metav1.ConditionTrue, v1alpha1.ReasonReconciled, "The policy is valid and its Secrets are present; no instance references it yet"
 	}
-	return metav1.ConditionTrue, v1alpha1.ReasonAccessEnforced, fmt.Sprintf("Every part the policy asks for is enforced on its %d instance(s)", len(policy.Status.Instances))
+	return metav1.ConditionTrue, v1alpha1.ReasonAccessEnforced, fmt.Sprintf("Every part the policy asks for is enforced on its %d instance(s)", reported)
 }
 
 // recordReadyChange records an Event when the policy's Ready changes.
