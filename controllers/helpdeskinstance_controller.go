@@ -272,6 +272,24 @@ const instanceHostnameIndex = ".spec.hostname"
 // instanceRestoreSourceIndex indexes instances by spec.restoreFrom.instanceName.
 const instanceRestoreSourceIndex = ".spec.restoreFrom.instanceName"
 
+// childInstanceIndex indexes the Jobs, CronJobs and NetworkPolicies an instance lists
+// (migrations, settings, backups, retention) by their instance label: a label selector
+// alone makes the cache test every object of the namespace, which with all tenants in
+// one namespace made each reconcile cost as much as there are instances.
+const childInstanceIndex = ".metadata.labels.instance"
+
+// ofInstance lists only inst's children among those indexed by childInstanceIndex.
+func ofInstance(inst *v1alpha1.HelpdeskInstance) client.MatchingFields {
+	return client.MatchingFields{childInstanceIndex: resources.NamesFor(inst).InstanceLabel}
+}
+
+func instanceLabel(obj client.Object) []string {
+	if v, ok := obj.GetLabels()[resources.LabelHelpdeskInstance]; ok {
+		return []string{v}
+	}
+	return nil
+}
+
 // restoringFrom maps an instance to the instances of its namespace restoring from it: its
 // creation (or its deletion, which may leave a retained key) decides their restore source.
 func restoringFrom(c client.Client) handler.MapFunc {
@@ -373,6 +391,11 @@ func (r *HelpdeskInstanceReconciler) SetupWithManager(ctx context.Context, mgr c
 		return nil
 	}); err != nil {
 		return fmt.Errorf("indexing instances by restore source: %w", err)
+	}
+	for _, obj := range []client.Object{&batchv1.Job{}, &batchv1.CronJob{}, &networkingv1.NetworkPolicy{}} {
+		if err := mgr.GetFieldIndexer().IndexField(ctx, obj, childInstanceIndex, instanceLabel); err != nil {
+			return fmt.Errorf("indexing %T by instance: %w", obj, err)
+		}
 	}
 	c := mgr.GetClient()
 	r.secretKeys = newSecretKeys(c, r.APIReader)

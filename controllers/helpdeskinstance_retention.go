@@ -96,7 +96,7 @@ func (r *HelpdeskInstanceReconciler) deleteStaleRetention(ctx context.Context, i
 	selector := resources.InstanceSelector(inst)
 	selector[resources.LabelComponent] = resources.ComponentRetention
 	cronJobs := &batchv1.CronJobList{}
-	if err := r.List(ctx, cronJobs, client.InNamespace(inst.Namespace), client.MatchingLabels(selector)); err != nil {
+	if err := r.List(ctx, cronJobs, client.InNamespace(inst.Namespace), ofInstance(inst), client.MatchingLabels(selector)); err != nil {
 		return err
 	}
 	for i := range cronJobs.Items {
