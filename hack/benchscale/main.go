@@ -431,9 +431,13 @@ func report(c config, rows []row) {
 	fmt.Println("scale-bench: the manager's informer cache holds: the five helpdesk kinds in full; every child kind (Cluster, Deployment, Job, CronJob,")
 	fmt.Println("scale-bench: Service, ServiceAccount, ConfigMap, Ingress, NetworkPolicy, PodDisruptionBudget) only when labelled")
 	fmt.Println("scale-bench: app.kubernetes.io/managed-by=helpdesk-operator, ConfigMaps as metadata only; Secrets and PersistentVolumeClaims as")
-	fmt.Println("scale-bench: metadata only (policies name them), never Secret data; no object keeps its managedFields;")
-	fmt.Printf("scale-bench: --cache-sync-period=%s for the idle phase (production default 10h), --instance-workers=%d, leader election off%s\n",
-		c.resync, c.workers, argsNote(c.extraArgs))
+	fmt.Println("scale-bench: metadata only (policies name them), never Secret data; no object keeps its managedFields, nor a Deployment, Job or CronJob its pod template;")
+	memLimit := os.Getenv("GOMEMLIMIT")
+	if memLimit == "" {
+		memLimit = "unset (the chart sets it to the container's memory limit)"
+	}
+	fmt.Printf("scale-bench: --cache-sync-period=%s for the idle phase (production default 10h), --instance-workers=%d, leader election off, GOMEMLIMIT %s%s\n",
+		c.resync, c.workers, memLimit, argsNote(c.extraArgs))
 	fmt.Printf("scale-bench: %6s %10s %10s %8s %12s %12s %11s %10s %9s %13s %13s %7s %9s %9s %6s %6s\n",
 		"N", "baseline_s", "operator_s", "ratio", "base_writes", "op_writes", "idle_writes", "vault_idle", "change_s", "change_writes", "change_vault", "logins", "rss_MiB", "rss_end", "load_b", "load_o")
 	for _, r := range rows {
