@@ -37,7 +37,7 @@ func referencingPolicies(c client.Client, list client.ObjectList) handler.MapFun
 
 // policySummaryDelay is how long a policy waits, after one of its instances changed,
 // before it sums them up again.
-const policySummaryDelay = time.Second
+const policySummaryDelay = 5 * time.Second
 
 // summarizeLater enqueues the policies mapFn names after policySummaryDelay, once however
 // many events come meanwhile: a policy's status sums up all its instances, and a thousand
