@@ -47,6 +47,7 @@ type config struct {
 	profileDir string
 	maxLoad    float64
 	loadWait   time.Duration
+	converge   time.Duration
 	extraArgs  []string
 }
 
@@ -61,6 +62,7 @@ func main() {
 	flag.StringVar(&c.profileDir, "profile-dir", "", "save the manager's CPU profile during convergence and its heap after it, per N, here")
 	flag.Float64Var(&c.maxLoad, "max-load", 0, "before each measurement wait until the 1-minute load average is below this (0: do not wait)")
 	flag.DurationVar(&c.loadWait, "max-load-wait", time.Hour, "how long to wait for a quiet machine, in all")
+	flag.DurationVar(&c.converge, "converge-timeout", 14*time.Minute, "how long the operator may take to bring every instance up")
 	flag.StringVar(&extra, "manager-args", "", "extra space-separated flags for the manager, e.g. --kube-api-qps=100")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
@@ -124,6 +126,9 @@ func run(ctx context.Context, c config) error {
 			return err
 		}
 		if err := measureOperator(ctx, c, n, kinds, &r); err != nil {
+			if len(rows) > 0 {
+				report(c, rows)
+			}
 			return fmt.Errorf("operator at N=%d: %w", n, err)
 		}
 		rows = append(rows, r)
@@ -205,7 +210,7 @@ func measureOperator(ctx context.Context, c config, n int, kinds map[string]int,
 	if err := createInstances(ctx, w.client, n); err != nil {
 		return err
 	}
-	ok := waitProgress(ctx, p.readyDone, 14*time.Minute, func() {
+	ok := waitProgress(ctx, p.readyDone, c.converge, func() {
 		ready, _ := p.counts()
 		logf("N=%d operator: %d of %d instances ready after %.0fs", n, ready, n, time.Since(start).Seconds())
 	})
@@ -226,7 +231,8 @@ func measureOperator(ctx context.Context, c config, n int, kinds map[string]int,
 
 	// Idle: once nothing moves, one full resync period (plus its jitter) must cost no write
 	// and no Vault call, although every instance is reconciled again.
-	settle(op, 5*time.Second, 2*time.Minute)
+	// Longer than the policies' summary delay (5s), so that their last status write is in.
+	settle(op, 12*time.Second, 2*time.Minute)
 	m2, _ := op.scrape()
 	a2, _ := apiWrites(ctx, w)
 	v2 := proxy.requests.Load()
@@ -256,7 +262,7 @@ func measureOperator(ctx context.Context, c config, n int, kinds map[string]int,
 	if !ok {
 		return errors.New("the AccessPolicy change did not reach every instance")
 	}
-	settle(op, 3*time.Second, time.Minute)
+	settle(op, 12*time.Second, time.Minute)
 	m4, _ := op.scrape()
 	a4, _ := apiWrites(ctx, w)
 	logf("N=%d change: the API server's writes %v", n, diff(a4, a3))
