@@ -32,6 +32,8 @@ type AccessPolicyReconciler struct {
 	APIReader client.Reader
 	// Recorder records an Event when Ready changes; nil records none.
 	Recorder events.EventRecorder
+	// secretKeys reads the key names of the policy's Secrets (set up with the manager).
+	secretKeys *secretKeys
 }
 
 // +kubebuilder:rbac:groups=helpdesk.privatedesk.io,resources=accesspolicies,verbs=get;list;watch
@@ -46,13 +48,19 @@ func (r *AccessPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	before := policy.DeepCopy()
 
 	policy.Status.SSOProvider = ssoProvider(policy.Spec.SSO)
-	missing, err := missingSecretKeys(ctx, r.APIReader, policy.Namespace, accessPolicySecretRefs(policy))
+	secrets := r.secretKeys
+	if secrets == nil {
+		secrets = newSecretKeys(nil, r.APIReader)
+	}
+	missing, err := missingSecretKeys(ctx, secrets, policy.Namespace, accessPolicySecretRefs(policy))
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	clearStalled(policy)
 	instances := &v1alpha1.HelpdeskInstanceList{}
-	if err := r.List(ctx, instances, client.InNamespace(policy.Namespace), client.MatchingFields{instancePolicyIndex: "AccessPolicy/" + policy.Name}); err != nil {
+	// Read only, never changed: no copy of a thousand instances per reconcile.
+	if err := r.List(ctx, instances, client.InNamespace(policy.Namespace), client.MatchingFields{instancePolicyIndex: "AccessPolicy/" + policy.Name},
+		client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing the instances that reference AccessPolicy %s: %w", req.NamespacedName, err)
 	}
 	status, reason, message := summarizeAccessPolicy(policy, instances.Items)
@@ -64,12 +72,19 @@ func (r *AccessPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	return ctrl.Result{}, patchStatus(ctx, r.Client, before, policy)
 }
 
-// summarizeAccessPolicy fills status.instances from the instances' own reports and says
-// whether every part the policy asks for is enforced on every one of them.
+// maxAccessInstances bounds status.instances: a policy of a thousand instances would
+// otherwise carry about 1.5 KiB per instance, rewritten as they change, up to etcd's
+// limit on an object's size. Instances with a part not enforced are listed first.
+const maxAccessInstances = 256
+
+// summarizeAccessPolicy fills status.instances from the instances' own reports (at most
+// maxAccessInstances of them) and says whether every part the policy asks for is enforced
+// on every one of them.
 func summarizeAccessPolicy(policy *v1alpha1.AccessPolicy, instances []v1alpha1.HelpdeskInstance) (metav1.ConditionStatus, string, string) {
 	sort.Slice(instances, func(i, j int) bool { return instances[i].Name < instances[j].Name })
 	policy.Status.Instances = nil
 	var waiting, notEnforced []string
+	var enforcedEntries, notEnforcedEntries []v1alpha1.AccessPolicyInstance
 	reason := ""
 	for i := range instances {
 		inst := &instances[i]
@@ -81,9 +96,8 @@ func summarizeAccessPolicy(policy *v1alpha1.AccessPolicy, instances []v1alpha1.H
 			waiting = append(waiting, inst.Name)
 			continue
 		}
-		policy.Status.Instances = append(policy.Status.Instances, v1alpha1.AccessPolicyInstance{
-			Name: inst.Name, Exposure: access.Exposure, AccessEnforcement: access.AccessEnforcement,
-		})
+		// A copy: the instance is the cache's own, and the status patch decodes into the policy.
+		entry := v1alpha1.AccessPolicyInstance{Name: inst.Name, Exposure: access.Exposure, AccessEnforcement: *access.AccessEnforcement.DeepCopy()}
 		var parts []string
 		for _, p := range namedParts(access.AccessEnforcement) {
 			if p.status.State == v1alpha1.AccessPartNotEnforced {
@@ -95,17 +109,24 @@ func summarizeAccessPolicy(policy *v1alpha1.AccessPolicy, instances []v1alpha1.H
 		}
 		if len(parts) > 0 {
 			notEnforced = append(notEnforced, fmt.Sprintf("instance %s: %s", inst.Name, strings.Join(parts, ", ")))
+			notEnforcedEntries = append(notEnforcedEntries, entry)
+		} else {
+			enforcedEntries = append(enforcedEntries, entry)
 		}
 	}
+	reported := len(enforcedEntries) + len(notEnforcedEntries)
+	listed := append(notEnforcedEntries, enforcedEntries...)
+	policy.Status.Instances = listed[:min(len(listed), maxAccessInstances)]
+	sort.Slice(policy.Status.Instances, func(i, j int) bool { return policy.Status.Instances[i].Name < policy.Status.Instances[j].Name })
 	switch {
 	case len(notEnforced) > 0:
-		return metav1.ConditionFalse, v1alpha1.ReasonNotEnforced, "Not enforced everywhere (see status.instances for why and how to fix it): " + strings.Join(notEnforced, "; ")
+		return metav1.ConditionFalse, v1alpha1.ReasonNotEnforced, "Not enforced everywhere (see status.instances for why and how to fix it): " + joinSome(notEnforced, "; ")
 	case len(waiting) > 0:
-		return metav1.ConditionFalse, v1alpha1.ReasonProgressing, "Waiting for instance(s) " + strings.Join(waiting, ", ") + " to report what they enforce"
-	case len(policy.Status.Instances) == 0:
+		return metav1.ConditionFalse, v1alpha1.ReasonProgressing, "Waiting for instance(s) " + joinSome(waiting, ", ") + " to report what they enforce"
+	case reported == 0:
 		return metav1.ConditionTrue, v1alpha1.ReasonReconciled, "The policy is valid and its Secrets are present; no instance references it yet"
 	}
-	return metav1.ConditionTrue, v1alpha1.ReasonAccessEnforced, fmt.Sprintf("Every part the policy asks for is enforced on its %d instance(s)", len(policy.Status.Instances))
+	return metav1.ConditionTrue, v1alpha1.ReasonAccessEnforced, fmt.Sprintf("Every part the policy asks for is enforced on its %d instance(s)", reported)
 }
 
 // recordReadyChange records an Event when the policy's Ready changes.
@@ -122,7 +143,7 @@ func (r *AccessPolicyReconciler) recordReadyChange(before, after *v1alpha1.Acces
 	if now.Status != metav1.ConditionTrue {
 		eventType = corev1.EventTypeWarning
 	}
-	r.Recorder.Eventf(after, nil, eventType, now.Reason, "Enforcement", "%s", now.Message)
+	r.Recorder.Eventf(after, nil, eventType, now.Reason, "Enforcement", "%s", eventMessage(now.Message))
 }
 
 // accessPolicyOf maps an instance to the access policy it names.
@@ -182,10 +203,11 @@ func (r *AccessPolicyReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	}); err != nil {
 		return err
 	}
+	r.secretKeys = newSecretKeys(mgr.GetClient(), r.APIReader)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.AccessPolicy{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(referencingPolicies(mgr.GetClient(), &v1alpha1.AccessPolicyList{})), builder.OnlyMetadata).
-		Watches(&v1alpha1.HelpdeskInstance{}, handler.EnqueueRequestsFromMapFunc(accessPolicyOf)).
+		Watches(&v1alpha1.HelpdeskInstance{}, summarizeLater(accessPolicyOf)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Complete(r)
 }

@@ -136,7 +136,7 @@ func (r *BackupPolicyReconciler) destinationProblems(ctx context.Context, policy
 		}
 		return "", nil, nil
 	}
-	missing, err := missingSecretKeys(ctx, r.APIReader, policy.Namespace, backupPolicySecretRefs(policy))
+	missing, err := missingSecretKeys(ctx, newSecretKeys(nil, r.APIReader), policy.Namespace, backupPolicySecretRefs(policy))
 	return v1alpha1.ReasonSecretMissing, missing, err
 }
 
@@ -180,9 +180,9 @@ func (r *BackupPolicyReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 		For(&v1alpha1.BackupPolicy{}).
 		Watches(&corev1.Secret{}, toPolicies, builder.OnlyMetadata).
 		Watches(&corev1.PersistentVolumeClaim{}, toPolicies, builder.OnlyMetadata).
-		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(backupJobPolicy(c)),
+		Watches(&batchv1.Job{}, summarizeLater(backupJobPolicy(c)),
 			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetLabels()[resources.LabelBackupPolicy] != "" }))).
-		Watches(&v1alpha1.HelpdeskInstance{}, handler.EnqueueRequestsFromMapFunc(referencedBackupPolicy)).
+		Watches(&v1alpha1.HelpdeskInstance{}, summarizeLater(referencedBackupPolicy)).
 		Watches(&v1alpha1.RetentionPolicy{}, handler.EnqueueRequestsFromMapFunc(otherPolicies(c, "RetentionPolicy", func(i *v1alpha1.HelpdeskInstance) *v1alpha1.LocalObjectReference {
 			return i.Spec.BackupPolicyRef
 		})), builder.WithPredicates(predicate.GenerationChangedPredicate{})).

@@ -366,13 +366,13 @@ func judgeBackupHealth(instances []string, byInstance map[string]instanceBackups
 	switch {
 	case len(failed) > 0:
 		return backupHealth{status: metav1.ConditionFalse, reason: v1alpha1.ReasonBackupFailed, recheck: recheck,
-			message: fmt.Sprintf("The newest backup of %s failed and no recent one succeeded: %s", strings.Join(failed, ", "), failMessage)}
+			message: fmt.Sprintf("The newest backup of %s failed and no recent one succeeded: %s", joinSome(failed, ", "), failMessage)}
 	case len(stale) > 0:
 		return backupHealth{status: metav1.ConditionFalse, reason: v1alpha1.ReasonBackupStale, recheck: recheck,
-			message: fmt.Sprintf("No backup of %s succeeded within twice the schedule's interval (%s)", strings.Join(stale, ", "), maxAge)}
+			message: fmt.Sprintf("No backup of %s succeeded within twice the schedule's interval (%s)", joinSome(stale, ", "), maxAge)}
 	case len(none) > 0:
 		return backupHealth{status: metav1.ConditionFalse, reason: v1alpha1.ReasonNoBackupYet, recheck: recheck,
-			message: fmt.Sprintf("No backup of %s has completed yet", strings.Join(none, ", "))}
+			message: fmt.Sprintf("No backup of %s has completed yet", joinSome(none, ", "))}
 	}
 	return backupHealth{status: metav1.ConditionTrue, reason: v1alpha1.ReasonBackupSucceeded, recheck: recheck,
 		message: fmt.Sprintf("Every instance has a backup younger than twice the schedule's interval (%s)", maxAge)}
@@ -381,7 +381,8 @@ func judgeBackupHealth(instances []string, byInstance map[string]instanceBackups
 // referencingInstances are the instance label values of the instances naming the policy.
 func (r *BackupPolicyReconciler) referencingInstances(ctx context.Context, policy *v1alpha1.BackupPolicy) ([]string, error) {
 	list := &v1alpha1.HelpdeskInstanceList{}
-	if err := r.List(ctx, list, client.InNamespace(policy.Namespace), client.MatchingFields{instancePolicyIndex: "BackupPolicy/" + policy.Name}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(policy.Namespace), client.MatchingFields{instancePolicyIndex: "BackupPolicy/" + policy.Name},
+		client.UnsafeDisableDeepCopy); err != nil { // names only
 		return nil, err
 	}
 	names := make([]string, 0, len(list.Items))

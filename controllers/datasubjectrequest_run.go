@@ -168,7 +168,7 @@ func (r *DataSubjectRequestReconciler) startPlan(ctx context.Context, s *dsrScop
 			return nil, err
 		}
 	}
-	missing, err := missingSecretKeys(ctx, r.APIReader, dsr.Namespace, dsrSecretRefs(dsr))
+	missing, err := missingSecretKeys(ctx, newSecretKeys(nil, r.APIReader), dsr.Namespace, dsrSecretRefs(dsr))
 	if err != nil {
 		return nil, err
 	}

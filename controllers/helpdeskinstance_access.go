@@ -98,26 +98,29 @@ func (r *HelpdeskInstanceReconciler) reconcileAccessGate(ctx context.Context, sc
 	return nil
 }
 
-// gateSecretVersions reads the policy's Secrets the gate mounts (uncached; only their
-// resourceVersions are kept, never their data) and describes the missing ones.
+// gateSecretVersions reads the key names and resourceVersions of the policy's Secrets the
+// gate mounts (secretKeys: never their data) and describes the missing ones.
 func (r *HelpdeskInstanceReconciler) gateSecretVersions(ctx context.Context, namespace string, refs []v1alpha1.SecretKeyReference) (map[string]string, []string, error) {
+	secrets := r.secretKeys
+	if secrets == nil {
+		secrets = newSecretKeys(nil, r.APIReader)
+	}
 	versions := map[string]string{}
 	var missing []string
 	for _, ref := range refs {
-		secret := &corev1.Secret{}
-		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, secret)
+		secret, found, err := secrets.get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name})
 		switch {
-		case apierrors.IsNotFound(err):
+		case err != nil:
+			return nil, nil, fmt.Errorf("for the access gate: %w", err)
+		case !found:
 			missing = append(missing, fmt.Sprintf("Secret %q does not exist", ref.Name))
 			continue
-		case err != nil:
-			return nil, nil, fmt.Errorf("reading Secret %s/%s for the access gate: %w", namespace, ref.Name, err)
 		}
-		if !hasKey(secret, ref.Key) {
+		if !secret.keys[ref.Key] {
 			missing = append(missing, fmt.Sprintf("Secret %q has no key %q", ref.Name, ref.Key))
 			continue
 		}
-		versions[ref.Name] = secret.ResourceVersion
+		versions[ref.Name] = secret.resourceVersion
 	}
 	sort.Strings(missing)
 	return versions, compact(missing), nil

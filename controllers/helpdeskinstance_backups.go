@@ -62,7 +62,7 @@ func (r *HelpdeskInstanceReconciler) deleteStaleBackupObjects(ctx context.Contex
 	selector := resources.InstanceSelector(inst)
 	selector[resources.LabelComponent] = resources.ComponentBackup
 	cronJobs := &batchv1.CronJobList{}
-	if err := r.List(ctx, cronJobs, client.InNamespace(inst.Namespace), client.MatchingLabels(selector)); err != nil {
+	if err := r.List(ctx, cronJobs, client.InNamespace(inst.Namespace), ofInstance(inst), client.MatchingLabels(selector)); err != nil {
 		return err
 	}
 	var stale []client.Object
@@ -76,7 +76,7 @@ func (r *HelpdeskInstanceReconciler) deleteStaleBackupObjects(ctx context.Contex
 		return err
 	}
 	policies := &networkingv1.NetworkPolicyList{}
-	if err := r.List(ctx, policies, client.InNamespace(inst.Namespace), client.MatchingLabelsSelector{Selector: notRestore}); err != nil {
+	if err := r.List(ctx, policies, client.InNamespace(inst.Namespace), ofInstance(inst), client.MatchingLabelsSelector{Selector: notRestore}); err != nil {
 		return err
 	}
 	for i := range policies.Items {

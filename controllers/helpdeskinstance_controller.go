@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -19,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -70,6 +72,9 @@ type HelpdeskInstanceReconciler struct {
 	KeyTrims *keyTrimChecks
 	// cnpgMissing: CloudNativePG's Cluster CRD was not installed at start (preflight.go).
 	cnpgMissing bool
+	// secretKeys reads the key names of the access policy's Secrets (set up with the
+	// manager; uncached without it).
+	secretKeys *secretKeys
 }
 
 // +kubebuilder:rbac:groups=helpdesk.privatedesk.io,resources=helpdeskinstances,verbs=get;list;watch;update;patch
@@ -269,6 +274,24 @@ const instanceHostnameIndex = ".spec.hostname"
 // instanceRestoreSourceIndex indexes instances by spec.restoreFrom.instanceName.
 const instanceRestoreSourceIndex = ".spec.restoreFrom.instanceName"
 
+// childInstanceIndex indexes the Jobs, CronJobs and NetworkPolicies an instance lists
+// (migrations, settings, backups, retention) by their instance label: a label selector
+// alone makes the cache test every object of the namespace, which with all tenants in
+// one namespace made each reconcile cost as much as there are instances.
+const childInstanceIndex = ".metadata.labels.instance"
+
+// ofInstance lists only inst's children among those indexed by childInstanceIndex.
+func ofInstance(inst *v1alpha1.HelpdeskInstance) client.MatchingFields {
+	return client.MatchingFields{childInstanceIndex: resources.NamesFor(inst).InstanceLabel}
+}
+
+func instanceLabel(obj client.Object) []string {
+	if v, ok := obj.GetLabels()[resources.LabelHelpdeskInstance]; ok {
+		return []string{v}
+	}
+	return nil
+}
+
 // restoringFrom maps an instance to the instances of its namespace restoring from it: its
 // creation (or its deletion, which may leave a retained key) decides their restore source.
 func restoringFrom(c client.Client) handler.MapFunc {
@@ -336,6 +359,22 @@ func instancesReferencing(c client.Client, kind string) handler.MapFunc {
 	}
 }
 
+// specOrStalledChanged passes a policy's update when its spec (generation) or its Stalled
+// condition changed, all the instances read of it. The rest of its status follows the
+// instances (status.instances): passing those updates on would reconcile every instance
+// of the policy each time one of them changed, N² reconciles for N instances.
+var specOrStalledChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	if e.ObjectOld == nil || e.ObjectNew == nil || e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() {
+		return true
+	}
+	old, okOld := e.ObjectOld.(conditioned)
+	now, okNew := e.ObjectNew.(conditioned)
+	if !okOld || !okNew {
+		return true
+	}
+	return meta.IsStatusConditionTrue(old.GetConditions(), v1alpha1.ConditionStalled) != meta.IsStatusConditionTrue(now.GetConditions(), v1alpha1.ConditionStalled)
+}}
+
 // SetupWithManager watches the instances, every child they own (Secrets by metadata
 // only), and the policies they reference.
 func (r *HelpdeskInstanceReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
@@ -355,39 +394,49 @@ func (r *HelpdeskInstanceReconciler) SetupWithManager(ctx context.Context, mgr c
 	}); err != nil {
 		return fmt.Errorf("indexing instances by restore source: %w", err)
 	}
+	for _, obj := range []client.Object{&batchv1.Job{}, &batchv1.CronJob{}, &networkingv1.NetworkPolicy{}} {
+		if err := mgr.GetFieldIndexer().IndexField(ctx, obj, childInstanceIndex, instanceLabel); err != nil {
+			return fmt.Errorf("indexing %T by instance: %w", obj, err)
+		}
+	}
 	c := mgr.GetClient()
+	r.secretKeys = newSecretKeys(c, r.APIReader)
 	b := ctrl.NewControllerManagedBy(mgr)
 	// The exposure kinds whose CRDs are installed (helpdeskinstance_access.go).
 	r.exposureKinds = installedExposureKinds(mgr.GetRESTMapper())
+	// A child's periodic resync is no news: the instance's own resync reconciles it once,
+	// not once per child.
+	changed := builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})
 	for _, obj := range r.exposureKinds.objects() {
-		b = b.Owns(obj)
+		b = b.Owns(obj, changed)
 	}
 	// The instances' and backup policies' metrics are read from this manager's cache.
 	statusMetrics.use(mgr.GetCache(), mgr.Elected(), time.Now)
 	// Without CloudNativePG's CRD the manager still starts; instances say what is missing.
 	if r.cnpgMissing = !kindInstalled(mgr.GetRESTMapper(), cnpgClusterGVK); !r.cnpgMissing {
-		b = b.Owns(&cnpgv1.Cluster{})
+		b = b.Owns(&cnpgv1.Cluster{}, changed)
 	}
 	return b.
 		For(&v1alpha1.HelpdeskInstance{}).
-		Owns(&appsv1.Deployment{}).
-		Owns(&batchv1.Job{}).
-		Owns(&batchv1.CronJob{}).
-		Owns(&corev1.Service{}).
-		Owns(&corev1.ServiceAccount{}).
-		Owns(&corev1.PersistentVolumeClaim{}, builder.OnlyMetadata).
-		Owns(&corev1.Secret{}, builder.OnlyMetadata).
-		Owns(&corev1.ConfigMap{}, builder.OnlyMetadata).
-		Owns(&networkingv1.Ingress{}).
-		Owns(&networkingv1.NetworkPolicy{}).
-		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&appsv1.Deployment{}, changed).
+		Owns(&batchv1.Job{}, changed).
+		Owns(&batchv1.CronJob{}, changed).
+		Owns(&corev1.Service{}, changed).
+		Owns(&corev1.ServiceAccount{}, changed).
+		Owns(&corev1.PersistentVolumeClaim{}, builder.OnlyMetadata, changed).
+		Owns(&corev1.Secret{}, builder.OnlyMetadata, changed).
+		Owns(&corev1.ConfigMap{}, builder.OnlyMetadata, changed).
+		Owns(&networkingv1.Ingress{}, changed).
+		Owns(&networkingv1.NetworkPolicy{}, changed).
+		Owns(&policyv1.PodDisruptionBudget{}, changed).
 		Watches(&v1alpha1.HelpdeskInstance{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []ctrl.Request {
 			return append(sameHostname(c)(ctx, obj), restoringFrom(c)(ctx, obj)...)
 		}), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.AccessPolicy{}, handler.EnqueueRequestsFromMapFunc(instancesReferencing(c, "AccessPolicy")),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(instancesUsingSecret(c)), builder.OnlyMetadata).
-		Watches(&v1alpha1.RetentionPolicy{}, handler.EnqueueRequestsFromMapFunc(instancesReferencing(c, "RetentionPolicy"))).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(instancesUsingSecret(c)), builder.OnlyMetadata, changed).
+		Watches(&v1alpha1.RetentionPolicy{}, handler.EnqueueRequestsFromMapFunc(instancesReferencing(c, "RetentionPolicy")),
+			builder.WithPredicates(specOrStalledChanged)).
 		Watches(&v1alpha1.BackupPolicy{}, handler.EnqueueRequestsFromMapFunc(instancesReferencing(c, "BackupPolicy"))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Complete(r)

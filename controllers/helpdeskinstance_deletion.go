@@ -82,8 +82,8 @@ func (r *HelpdeskInstanceReconciler) recordReadyChange(before, after *v1alpha1.H
 		return
 	}
 	if now.Status == metav1.ConditionTrue {
-		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, now.Reason, "Reconcile", "%s", now.Message)
+		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, now.Reason, "Reconcile", "%s", eventMessage(now.Message))
 		return
 	}
-	r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, now.Reason, "Reconcile", "%s", now.Message)
+	r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, now.Reason, "Reconcile", "%s", eventMessage(now.Message))
 }

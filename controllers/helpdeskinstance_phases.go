@@ -298,7 +298,7 @@ func (r *HelpdeskInstanceReconciler) deleteOldMigrations(ctx context.Context, sc
 	jobs := &batchv1.JobList{}
 	selector := resources.InstanceSelector(scope.inst)
 	selector[resources.LabelComponent] = resources.ComponentMigration
-	if err := r.List(ctx, jobs, client.InNamespace(scope.inst.Namespace), client.MatchingLabels(selector)); err != nil {
+	if err := r.List(ctx, jobs, client.InNamespace(scope.inst.Namespace), ofInstance(scope.inst), client.MatchingLabels(selector)); err != nil {
 		return err
 	}
 	for i := range jobs.Items {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,11 +21,23 @@ import (
 type retentionProfiles func(v1alpha1.AppProfile) (appprofile.Retention, error)
 
 func (f retentionProfiles) get(app v1alpha1.AppProfile) (appprofile.Retention, error) {
-	if f == nil {
-		return appprofile.RetentionFor(app)
+	if f != nil {
+		return f(app)
 	}
-	return f(app)
+	if known, ok := profileRetention.Load(app); ok {
+		return known.(appprofile.Retention), nil
+	}
+	r, err := appprofile.RetentionFor(app)
+	if err == nil {
+		profileRetention.Store(app, r)
+	}
+	return r, err
 }
+
+// profileRetention remembers appprofile.RetentionFor per app profile: building it (SQL,
+// file sets) cost the retention controller a fifth of the manager's CPU, once per
+// instance per reconcile. What it holds is shared: read it, never change it.
+var profileRetention sync.Map
 
 // retentionRefusals says why the instance's app profile refuses rules of policy; nil when
 // it runs them all.
@@ -83,7 +96,7 @@ func (r *HelpdeskInstanceReconciler) deleteStaleRetention(ctx context.Context, i
 	selector := resources.InstanceSelector(inst)
 	selector[resources.LabelComponent] = resources.ComponentRetention
 	cronJobs := &batchv1.CronJobList{}
-	if err := r.List(ctx, cronJobs, client.InNamespace(inst.Namespace), client.MatchingLabels(selector)); err != nil {
+	if err := r.List(ctx, cronJobs, client.InNamespace(inst.Namespace), ofInstance(inst), client.MatchingLabels(selector)); err != nil {
 		return err
 	}
 	for i := range cronJobs.Items {

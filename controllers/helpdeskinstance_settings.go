@@ -81,7 +81,7 @@ func (r *HelpdeskInstanceReconciler) settingsJobs(ctx context.Context, inst *v1a
 	list := &batchv1.JobList{}
 	selector := resources.InstanceSelector(inst)
 	selector[resources.LabelComponent] = resources.ComponentSettings
-	if err := r.List(ctx, list, client.InNamespace(inst.Namespace), client.MatchingLabels(selector)); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(inst.Namespace), ofInstance(inst), client.MatchingLabels(selector)); err != nil {
 		return nil, fmt.Errorf("listing the settings Jobs of %s: %w", inst.Name, err)
 	}
 	var out []batchv1.Job

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -56,21 +55,34 @@ func judgeBackupRetention(pairs []retentionBackupPair) (present bool, status met
 		return false, "", "", ""
 	}
 	sort.Slice(pairs, func(i, j int) bool { return pairs[i].instance < pairs[j].instance })
+	// One conflict per pair of policies, naming a few of its instances: a thousand
+	// instances sharing the two policies make one short message.
 	var conflicts []string
+	instancesOf := map[string][]string{}
 	for _, p := range pairs {
 		longest := longestRetentionAge(p.retention)
 		maxAge := p.backup.Spec.Retention.MaxAge
+		var conflict string
 		switch {
 		case maxAge == nil:
-			conflicts = append(conflicts, fmt.Sprintf("instance %s: BackupPolicy %s sets no spec.retention.maxAge, so its backups may keep personal data for ever, while RetentionPolicy %s keeps it at most %s",
-				p.instance, p.backup.Name, p.retention.Name, hours(longest)))
+			conflict = fmt.Sprintf("BackupPolicy %s sets no spec.retention.maxAge, so its backups may keep personal data for ever, while RetentionPolicy %s keeps it at most %s",
+				p.backup.Name, p.retention.Name, hours(longest))
 		case maxAge.Duration > longest:
-			conflicts = append(conflicts, fmt.Sprintf("instance %s: BackupPolicy %s keeps backups up to %s (spec.retention.maxAge), longer than RetentionPolicy %s keeps personal data (at most %s)",
-				p.instance, p.backup.Name, hours(maxAge.Duration), p.retention.Name, hours(longest)))
+			conflict = fmt.Sprintf("BackupPolicy %s keeps backups up to %s (spec.retention.maxAge), longer than RetentionPolicy %s keeps personal data (at most %s)",
+				p.backup.Name, hours(maxAge.Duration), p.retention.Name, hours(longest))
+		default:
+			continue
 		}
+		if _, seen := instancesOf[conflict]; !seen {
+			conflicts = append(conflicts, conflict)
+		}
+		instancesOf[conflict] = append(instancesOf[conflict], p.instance)
+	}
+	for i, conflict := range conflicts {
+		conflicts[i] = "instance " + joinSome(instancesOf[conflict], ", ") + ": " + conflict
 	}
 	if len(conflicts) > 0 {
-		return true, metav1.ConditionFalse, v1alpha1.ReasonBackupsOutliveRetention, strings.Join(conflicts, "; ") +
+		return true, metav1.ConditionFalse, v1alpha1.ReasonBackupsOutliveRetention, joinSome(conflicts, "; ") +
 			". Retention runs and erasures cannot reach into encrypted backups, so what they remove stays in older backups (and comes back with a restore) until those are pruned:" +
 			" set the BackupPolicy's spec.retention.maxAge to at most the longest olderThan of the RetentionPolicy; key versions of backups past it are then crypto-shredded"
 	}
@@ -96,7 +108,7 @@ func policyPairs(ctx context.Context, c client.Client, namespace, kind, name str
 	pair func(*v1alpha1.HelpdeskInstance) (ref *v1alpha1.LocalObjectReference, fill func(client.Object) retentionBackupPair, obj client.Object),
 ) ([]retentionBackupPair, error) {
 	list := &v1alpha1.HelpdeskInstanceList{}
-	if err := c.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{instancePolicyIndex: kind + "/" + name}); err != nil {
+	if err := c.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{instancePolicyIndex: kind + "/" + name}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	var pairs []retentionBackupPair
@@ -143,7 +155,7 @@ func retentionPairsOfBackup(ctx context.Context, c client.Client, policy *v1alph
 func otherPolicies(c client.Client, kind string, ref func(*v1alpha1.HelpdeskInstance) *v1alpha1.LocalObjectReference) handler.MapFunc {
 	return func(ctx context.Context, obj client.Object) []ctrl.Request {
 		list := &v1alpha1.HelpdeskInstanceList{}
-		if err := c.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{instancePolicyIndex: kind + "/" + obj.GetName()}); err != nil {
+		if err := c.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{instancePolicyIndex: kind + "/" + obj.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "listing the instances that reference a policy", "policy", client.ObjectKeyFromObject(obj))
 			return nil
 		}

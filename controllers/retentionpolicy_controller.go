@@ -112,9 +112,9 @@ func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	labelled := builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetLabels()[resources.LabelRetentionPolicy] != "" }))
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.RetentionPolicy{}).
-		Watches(&batchv1.CronJob{}, handler.EnqueueRequestsFromMapFunc(retentionObjectPolicy(c)), labelled).
-		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(retentionObjectPolicy(c)), labelled).
-		Watches(&v1alpha1.HelpdeskInstance{}, handler.EnqueueRequestsFromMapFunc(referencedRetentionPolicy)).
+		Watches(&batchv1.CronJob{}, summarizeLater(retentionObjectPolicy(c)), labelled).
+		Watches(&batchv1.Job{}, summarizeLater(retentionObjectPolicy(c)), labelled).
+		Watches(&v1alpha1.HelpdeskInstance{}, summarizeLater(referencedRetentionPolicy)).
 		Watches(&v1alpha1.BackupPolicy{}, handler.EnqueueRequestsFromMapFunc(otherPolicies(c, "BackupPolicy", func(i *v1alpha1.HelpdeskInstance) *v1alpha1.LocalObjectReference {
 			return i.Spec.RetentionPolicyRef
 		})), builder.WithPredicates(predicate.GenerationChangedPredicate{})).

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
@@ -77,7 +78,9 @@ func anyCronJob(executions []retentionExecution) bool {
 // the memory across restarts.
 func (r *RetentionPolicyReconciler) observe(ctx context.Context, policy *v1alpha1.RetentionPolicy) ([]retentionExecution, error) {
 	list := &v1alpha1.HelpdeskInstanceList{}
-	if err := r.List(ctx, list, client.InNamespace(policy.Namespace), client.MatchingFields{instancePolicyIndex: "RetentionPolicy/" + policy.Name}); err != nil {
+	// The instances are read, never changed: no copy of each per reconcile.
+	if err := r.List(ctx, list, client.InNamespace(policy.Namespace), client.MatchingFields{instancePolicyIndex: "RetentionPolicy/" + policy.Name},
+		client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	label := client.MatchingLabels{resources.LabelRetentionPolicy: resources.RetentionPolicyLabel(policy.Name)}
@@ -94,18 +97,19 @@ func (r *RetentionPolicyReconciler) observe(ctx context.Context, policy *v1alpha
 		known[policy.Status.Instances[i].Name] = policy.Status.Instances[i].LastRun
 	}
 
+	cronJobOf := map[types.UID]string{}
+	for j := range cronJobs.Items {
+		if owner := metav1.GetControllerOf(&cronJobs.Items[j]); owner != nil {
+			cronJobOf[owner.UID] = cronJobs.Items[j].Name
+		}
+	}
 	var executions []retentionExecution
 	for i := range list.Items {
 		inst := &list.Items[i]
 		if !inst.DeletionTimestamp.IsZero() {
 			continue
 		}
-		e := retentionExecution{inst: inst, lastRun: known[inst.Name], refused: retentionRefusals(r.RetentionProfiles, inst, policy)}
-		for j := range cronJobs.Items {
-			if cj := &cronJobs.Items[j]; metav1.IsControlledBy(cj, inst) {
-				e.cronJob = cj.Name
-			}
-		}
+		e := retentionExecution{inst: inst, lastRun: known[inst.Name], refused: retentionRefusals(r.RetentionProfiles, inst, policy), cronJob: cronJobOf[inst.UID]}
 		runs, err := r.newRuns(ctx, inst, jobs.Items, e.lastRun)
 		if err != nil {
 			return nil, err
@@ -331,14 +335,14 @@ func judgeRetention(policy *v1alpha1.RetentionPolicy, executions []retentionExec
 	}
 	switch {
 	case len(refused) > 0:
-		return metav1.ConditionFalse, v1alpha1.ReasonUnsupportedDataClass, strings.Join(refused, "; ") +
+		return metav1.ConditionFalse, v1alpha1.ReasonUnsupportedDataClass, joinSome(refused, "; ") +
 			": no retention runs on those instances until the rules are removed from the policy (no rule is skipped silently)"
 	case len(failed) > 0:
-		return metav1.ConditionFalse, v1alpha1.ReasonRunFailed, strings.Join(failed, "; ") +
+		return metav1.ConditionFalse, v1alpha1.ReasonRunFailed, joinSome(failed, "; ") +
 			"; batches committed before the failure stay, the next scheduled run goes on from there"
 	case len(waiting) > 0:
 		return metav1.ConditionFalse, v1alpha1.ReasonWaitingForInstance, fmt.Sprintf(
-			"Instance %s has no retention CronJob yet: an instance creates it once its network perimeter and keys are in place (see its conditions)", strings.Join(waiting, ", "))
+			"Instance %s has no retention CronJob yet: an instance creates it once its network perimeter and keys are in place (see its conditions)", joinSome(waiting, ", "))
 	}
 	what := fmt.Sprintf("The policy runs on %d instance(s), with a CronJob each, and no last run failed", len(executions))
 	switch {

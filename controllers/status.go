@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -58,4 +60,30 @@ func patchStatus(ctx context.Context, c client.Client, before, obj conditioned) 
 		return fmt.Errorf("updating the status of %s: %w", client.ObjectKeyFromObject(obj), err)
 	}
 	return nil
+}
+
+// listedItems is how many items a condition or Event message names before it only counts
+// the rest: a policy's messages about its instances stay short at any number of them
+// (the API server refuses a condition message over 32 KiB and an Event's over 1 KiB).
+const listedItems = 5
+
+// joinSome joins the first listedItems items with sep and counts the others.
+func joinSome(items []string, sep string) string {
+	if len(items) <= listedItems {
+		return strings.Join(items, sep)
+	}
+	return fmt.Sprintf("%s%sand %d more", strings.Join(items[:listedItems], sep), sep, len(items)-listedItems)
+}
+
+// eventMessage cuts a message to what an Event may carry (1024 characters).
+func eventMessage(message string) string {
+	const limit = 1024
+	if len(message) <= limit {
+		return message
+	}
+	cut := limit - len(" …")
+	for cut > 0 && !utf8.RuneStart(message[cut]) {
+		cut--
+	}
+	return message[:cut] + " …"
 }

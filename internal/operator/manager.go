@@ -10,9 +10,11 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -34,6 +36,8 @@ type ManagerFlags struct {
 	LeaderElectionID string
 	LeaderElectionNS string
 	WatchNamespaces  string
+	SyncPeriod       time.Duration
+	PprofAddress     string
 	QPS              float64
 	Burst            int
 	Controllers      controllers.Options
@@ -49,8 +53,12 @@ func (f *ManagerFlags) Bind(fs *flag.FlagSet) {
 	fs.BoolVar(&f.LeaderElection, "leader-elect", true, "Elect a leader so that only one replica reconciles at a time.")
 	fs.StringVar(&f.LeaderElectionID, "leader-election-id", "helpdesk-operator.privatedesk.io", "Name of the Lease the replicas elect a leader with.")
 	fs.StringVar(&f.LeaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; empty is the operator's own namespace.")
-	fs.Float64Var(&f.QPS, "kube-api-qps", 50, "Sustained requests per second the manager sends the API server.")
-	fs.IntVar(&f.Burst, "kube-api-burst", 100, "Requests the manager may send the API server in a burst above --kube-api-qps.")
+	fs.Float64Var(&f.QPS, "kube-api-qps", 200,
+		"Sustained requests per second the manager sends the API server (about 45 writes bring up one instance, none keep it); negative leaves the limit to the API server's priority and fairness alone.")
+	fs.IntVar(&f.Burst, "kube-api-burst", 400, "Requests the manager may send the API server in a burst above --kube-api-qps.")
+	fs.DurationVar(&f.SyncPeriod, "cache-sync-period", 10*time.Hour,
+		"How often the informers hand every cached object to the controllers again (a full resync), plus up to a tenth for spread; an unchanged instance's resync writes nothing and asks Vault nothing.")
+	fs.StringVar(&f.PprofAddress, "pprof-bind-address", "", "Address net/http/pprof is served on, for profiling (e.g. 127.0.0.1:6060); empty serves none.")
 	fs.StringVar(&f.WatchNamespaces, "watch-namespaces", "",
 		"Comma-separated namespaces the operator manages helpdesks in (it then needs Roles only there); empty manages every namespace.")
 	f.Controllers.BindFlags(fs)
@@ -132,10 +140,19 @@ func (f *ManagerFlags) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("discovering the cluster's API kinds: %w", err)
 	}
+	cacheOpts := controllers.CacheOptions(watch, controllers.InstalledOptionalKinds(mapper)...)
+	if f.SyncPeriod > 0 {
+		cacheOpts.SyncPeriod = &f.SyncPeriod
+	}
 	opts := ctrl.Options{
-		Scheme:                  scheme.New(),
-		Cache:                   controllers.CacheOptions(watch, controllers.InstalledOptionalKinds(mapper)...),
+		Scheme: scheme.New(),
+		Cache:  cacheOpts,
+		// The exposure kinds without Go types (Traefik's and Envoy Gateway's) are read from
+		// their informers like every other child: uncached, every reconcile read each of
+		// them from the API server.
+		Client:                  client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		Metrics:                 metrics,
+		PprofBindAddress:        f.PprofAddress,
 		HealthProbeBindAddress:  f.ProbeAddress,
 		LeaderElection:          f.LeaderElection,
 		LeaderElectionID:        f.LeaderElectionID,

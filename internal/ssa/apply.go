@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -40,6 +42,8 @@ type Applier struct {
 type record struct {
 	desired         string
 	resourceVersion string
+	uid             string
+	generation      int64
 	at              time.Time
 }
 
@@ -73,14 +77,14 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 	}
 	key := obj.GetAPIVersion() + "/" + obj.GetKind() + "/" + obj.GetNamespace() + "/" + obj.GetName()
 
-	current, err := a.resourceVersion(ctx, desired)
+	current, err := a.current(ctx, desired)
 	if err != nil {
 		return false, err
 	}
 	a.mu.Lock()
 	last, seen := a.applied[key]
 	a.mu.Unlock()
-	if seen && current != "" && last.resourceVersion == current && last.desired == fingerprint && a.now().Sub(last.at) < recordTTL {
+	if seen && last.desired == fingerprint && a.now().Sub(last.at) < recordTTL && unchanged(last, current, obj) {
 		return false, nil
 	}
 
@@ -88,16 +92,70 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 		return true, fmt.Errorf("applying %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
 	}
 	a.mu.Lock()
-	a.applied[key] = record{desired: fingerprint, resourceVersion: obj.GetResourceVersion(), at: a.now()}
+	a.applied[key] = record{desired: fingerprint, resourceVersion: obj.GetResourceVersion(), uid: string(obj.GetUID()), generation: obj.GetGeneration(), at: a.now()}
 	a.mu.Unlock()
 	return true, nil
 }
 
-// resourceVersion reads the object's current resourceVersion ("" when absent). Secrets,
-// ConfigMaps and PersistentVolumeClaims are read as metadata only: the operator keeps no
-// Secret data in memory, and the policies' references to claims need only metadata too
-// (one informer per kind).
-func (a *Applier) resourceVersion(ctx context.Context, desired client.Object) (string, error) {
+// generationKinds are the kinds whose metadata.generation moves with every change but to
+// their status and metadata, and whose status another controller writes (the Deployment
+// and Job controllers, CloudNativePG, ingress and gateway controllers). A status update
+// moves the resourceVersion, not the generation: without this, every status update of a
+// child would cost one more apply of it, in production as often as its status changes.
+var generationKinds = map[string]bool{
+	"apps/Deployment": true, "apps/StatefulSet": true, "batch/Job": true, "batch/CronJob": true,
+	"policy/PodDisruptionBudget": true, "networking.k8s.io/Ingress": true, "networking.k8s.io/NetworkPolicy": true,
+	"postgresql.cnpg.io/Cluster": true, "gateway.networking.k8s.io/HTTPRoute": true,
+	"gateway.envoyproxy.io/SecurityPolicy": true, "gateway.envoyproxy.io/BackendTrafficPolicy": true,
+}
+
+// unchanged says whether current (nil when absent) is still the object last applied:
+// the same resourceVersion, or, for generationKinds, the same object (UID) at the same
+// generation with every label, annotation and owner reference desired sets still in place
+// (other writers' own labels and annotations, like the Deployment controller's revision,
+// do not count).
+func unchanged(last record, current client.Object, desired *unstructured.Unstructured) bool {
+	switch {
+	case current == nil:
+		return false
+	case current.GetResourceVersion() == last.resourceVersion:
+		return true
+	case !generationKinds[desired.GroupVersionKind().Group+"/"+desired.GetKind()]:
+		return false
+	case last.generation == 0 || string(current.GetUID()) != last.uid || current.GetGeneration() != last.generation:
+		return false
+	}
+	return holds(current.GetLabels(), desired.GetLabels()) && holds(current.GetAnnotations(), desired.GetAnnotations()) &&
+		ownersHold(current.GetOwnerReferences(), desired.GetOwnerReferences())
+}
+
+// holds says whether every key of want has its value in got.
+func holds(got, want map[string]string) bool {
+	for k, v := range want {
+		if have, ok := got[k]; !ok || have != v {
+			return false
+		}
+	}
+	return true
+}
+
+// ownersHold says whether every owner reference of want is in got.
+func ownersHold(got, want []metav1.OwnerReference) bool {
+	for _, w := range want {
+		if !slices.ContainsFunc(got, func(g metav1.OwnerReference) bool {
+			return g.UID == w.UID && g.Kind == w.Kind && g.Name == w.Name && ptr.Deref(g.Controller, false) == ptr.Deref(w.Controller, false)
+		}) {
+			return false
+		}
+	}
+	return true
+}
+
+// current reads the object as it is now (nil when absent). Secrets, ConfigMaps and
+// PersistentVolumeClaims are read as metadata only: the operator keeps no Secret data in
+// memory, and the policies' references to claims need only metadata too (one informer
+// per kind).
+func (a *Applier) current(ctx context.Context, desired client.Object) (client.Object, error) {
 	current := desired.DeepCopyObject().(client.Object)
 	switch desired.(type) {
 	case *corev1.Secret:
@@ -110,17 +168,17 @@ func (a *Applier) resourceVersion(ctx context.Context, desired client.Object) (s
 	err := a.client.Get(ctx, client.ObjectKeyFromObject(desired), current)
 	switch {
 	case apierrors.IsNotFound(err):
-		return "", nil
+		return nil, nil
 	case err != nil:
-		return "", fmt.Errorf("reading %T %s/%s: %w", desired, desired.GetNamespace(), desired.GetName(), err)
+		return nil, fmt.Errorf("reading %T %s/%s: %w", desired, desired.GetNamespace(), desired.GetName(), err)
 	}
-	return current.GetResourceVersion(), nil
+	return current, nil
 }
 
 // Delete removes obj if it exists; it reports whether a request was sent.
 func (a *Applier) Delete(ctx context.Context, obj client.Object) (bool, error) {
-	rv, err := a.resourceVersion(ctx, obj)
-	if err != nil || rv == "" {
+	current, err := a.current(ctx, obj)
+	if err != nil || current == nil {
 		return false, err
 	}
 	if err := a.client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
