@@ -111,13 +111,17 @@ func fieldIs(u *unstructured.Unstructured, want any, path ...string) func() erro
 // settle waits until the manager has made no write for two seconds.
 func settle(t *testing.T, writes *writeCounter) {
 	t.Helper()
-	last := writes.count()
+	// Quiet for longer than a policy waits before it sums up its instances (5 s,
+	// controllers.policySummaryDelay), so no write still on its way is counted later.
+	const quiet = 8 * time.Second
+	last, since := writes.count(), time.Now()
 	for deadline := time.Now().Add(wait); time.Now().Before(deadline); {
-		time.Sleep(2 * time.Second)
-		if now := writes.count(); now == last {
+		time.Sleep(time.Second)
+		if now := writes.count(); now != last {
+			last, since = now, time.Now()
+		} else if time.Since(since) >= quiet {
 			return
 		}
-		last = writes.count()
 	}
 	t.Fatal("the manager kept writing")
 }
