@@ -56,7 +56,8 @@ const agentUIBanner = "helpy-standin agent UI"
 //   - the pod inside it, without a session, is sent to the identity provider by the gate;
 //   - the pod inside it signs in (the whole OIDC flow, with a cookie jar, through Traefik
 //     and the gate, the user's ID token carrying amr otp) and reaches the app's /admin,
-//     which sees the gate's identity header and the pod's own address as the client.
+//     which sees the gate's identity header and the pod's own address as the client;
+//   - a sign-in whose ID token names no second factor (amr pwd) is refused by the gate.
 //
 // Every refusal has its control: the same path answered for the allowed pod.
 func TestTraefikEnforcesTheAgentAllowListAndTheGate(t *testing.T) {
@@ -75,7 +76,8 @@ func TestTraefikEnforcesTheAgentAllowListAndTheGate(t *testing.T) {
 	}
 	hostname := "desk." + ns + ".example.com"
 	idp := startOIDCProvider(t, "https://"+hostname+"/_gate/oidc/callback",
-		oidcUser{id: "agent", groups: []string{"agents"}, amr: []string{"pwd", "otp"}})
+		oidcUser{id: "agent", groups: []string{"agents"}, amr: []string{"pwd", "otp"}},
+		oidcUser{id: "agent-password-only", groups: []string{"agents"}, amr: []string{"pwd"}})
 	idp.signInAs("agent")
 
 	certPEM, keyPEM, _, err := testCA.Issue(hostname)
@@ -156,7 +158,7 @@ func TestTraefikEnforcesTheAgentAllowListAndTheGate(t *testing.T) {
 	if _, chain, _ := strings.Cut(signedIn.Body, "forwarded-for="); strings.TrimSpace(strings.Split(chain, ",")[0]) != allowedIP {
 		t.Errorf("the app's X-Forwarded-For does not start with the client pod's address %s (so Traefik did not see it): %q", allowedIP, signedIn.Body)
 	}
-	t.Logf("allowed, signed in: hops %v", signedIn.Hops)
+	t.Logf("allowed, signed in through %d hops", len(signedIn.Hops))
 	var session []string
 	for name, value := range signedIn.Cookies {
 		session = append(session, "-cookie", name+"="+value)
@@ -172,6 +174,13 @@ func TestTraefikEnforcesTheAgentAllowListAndTheGate(t *testing.T) {
 	}
 	if r := calls.get(disallowed, admin, session...); r.Status != 403 || strings.Contains(r.Body, agentUIBanner) {
 		t.Errorf("GET /admin from %s (outside the allow-list) with a valid session: %d %q, want Traefik's 403", disallowedIP, r.Status, r.Body)
+	}
+
+	// MFA verified, not only requested: the same sign-in whose ID token says only "pwd"
+	// ends at the gate's refusal (the "otp" sign-in above is its control).
+	idp.signInAs("agent-password-only")
+	if r := calls.get(allowed, admin, "-follow"); r.Status != 403 || strings.Contains(r.Body, agentUIBanner) || !strings.Contains(r.Body, "second factor") {
+		t.Errorf("GET /admin from %s after a sign-in without a second factor: %d %q, want the gate's 403", allowedIP, r.Status, r.Body)
 	}
 }
 
