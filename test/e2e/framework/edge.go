@@ -78,7 +78,7 @@ func (c *Cluster) DeployTraefik(ctx context.Context, namespace string) (*Traefik
 	// The documented binding names the ServiceAccount traefik-ingress-controller in the
 	// default namespace: bind it in ours instead.
 	if n := strings.Count(string(rbac), "namespace: default"); n != 1 {
-		return nil, fmt.Errorf("Traefik's kubernetes-crd-rbac.yml names the default namespace %d times, want once", n)
+		return nil, fmt.Errorf("kubernetes-crd-rbac.yml of Traefik's module names the default namespace %d times, want once", n)
 	}
 	rbac = []byte(strings.Replace(string(rbac), "namespace: default", "namespace: "+namespace, 1))
 	manifest := string(rbac) + fmt.Sprintf(traefikManifest, namespace, TraefikIngressClass, traefikController, c.Images.Traefik)
@@ -95,7 +95,7 @@ func (c *Cluster) DeployTraefik(ctx context.Context, namespace string) (*Traefik
 	})
 	if err != nil {
 		logs, _ := c.KubectlRun(ctx, nil, "logs", "-n", namespace, "deploy/"+traefikName, "--tail=40")
-		return nil, fmt.Errorf("Traefik did not become ready: %w\n%s", err, logs)
+		return nil, fmt.Errorf("waiting for Traefik: %w\n%s", err, logs)
 	}
 	svc := &corev1.Service{}
 	if err := c.Client.Get(ctx, key, svc); err != nil {
@@ -213,7 +213,7 @@ func (c *Cluster) BuildGateImage(ctx context.Context, caPEM []byte) error {
 		return err
 	}
 	bin, ca := filepath.Join(dir, "helpdesk-operator"), filepath.Join(dir, "ca-certificates.crt")
-	if err := os.WriteFile(ca, caPEM, 0o644); err != nil {
+	if err := os.WriteFile(ca, caPEM, 0o600); err != nil {
 		return err
 	}
 	// The flags of hack/e2e-images.sh, so the build cache has it already.
