@@ -12,6 +12,7 @@
 #   coredns         CoreDNS with the kubernetes plugin (hack/test-binaries.sh cluster)
 #   postgresql:15   Debian bookworm's PostgreSQL 15 (mmdebstrap), user postgres with UID/GID 26
 #   helpy-standin   a TEST FIXTURE standing in for the Helpy image (test/e2e/fixtures/helpy-standin)
+#   traefik         Traefik, the edge of the access tests (hack/test-binaries.sh cluster)
 #
 # Everything is cached by content: the PostgreSQL root filesystem by its recipe (so about
 # six minutes only the first time), every image tar by its manifest digest, and an import
@@ -35,6 +36,7 @@ COREDNS_IMAGE=$REGISTRY/coredns:e2e
 POSTGRES_REPOSITORY=$REGISTRY/postgresql
 POSTGRES_IMAGE=$POSTGRES_REPOSITORY:15
 HELPY_STANDIN_IMAGE=$REGISTRY/helpy-standin:e2e
+TRAEFIK_IMAGE=$REGISTRY/traefik:e2e
 CONTAINERD_SOCKET=${HELPDESK_E2E_CONTAINERD_SOCKET:-}
 
 log() { printf 'e2e-images: [%s] %s\n' "$(date -u +%T)" "$*" >&2; }
@@ -47,6 +49,7 @@ print_env() {
   echo "HELPDESK_E2E_POSTGRES_REPOSITORY=$POSTGRES_REPOSITORY"
   echo "HELPDESK_E2E_POSTGRES_IMAGE=$POSTGRES_IMAGE"
   echo "HELPDESK_E2E_HELPY_STANDIN_IMAGE=$HELPY_STANDIN_IMAGE"
+  echo "HELPDESK_E2E_TRAEFIK_IMAGE=$TRAEFIK_IMAGE"
 }
 
 # The image builder, built once per hack/images content.
@@ -114,7 +117,7 @@ build_image() {
 build_all() {
   mkdir -p "$IMAGE_DIR"
   eval "$(bash "$ROOT/hack/test-binaries.sh" env)"
-  for f in "$HELPDESK_E2E_CNPG_MANAGER" "$HELPDESK_E2E_COREDNS"; do
+  for f in "$HELPDESK_E2E_CNPG_MANAGER" "$HELPDESK_E2E_COREDNS" "$HELPDESK_E2E_TRAEFIK"; do
     [[ -x $f ]] || { log "$f is missing: run hack/test-binaries.sh cluster"; exit 1; }
   done
   IMAGEBUILD=$(imagebuild_bin)
@@ -137,6 +140,10 @@ build_all() {
     -workdir / -entrypoint /manager -user 65532:65532
   build_image coredns -name "$COREDNS_IMAGE" \
     -file "$HELPDESK_E2E_COREDNS:/coredns:0755" -entrypoint /coredns -user 65532:65532
+  # Traefik runs as a non-root user with a read-only root filesystem: it needs no files
+  # of its own beyond its binary (configuration by flags, routes from the API server).
+  build_image traefik -name "$TRAEFIK_IMAGE" \
+    -file "$HELPDESK_E2E_TRAEFIK:/traefik:0755" -entrypoint /traefik -user 65532:65532
   build_image postgresql-15 -name "$POSTGRES_IMAGE" -base-tar "$rootfs" \
     -env PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     -env LANG=C.UTF-8 -user 26:26 -cmd postgres
@@ -189,6 +196,7 @@ import_all() {
   import_image coredns "$COREDNS_IMAGE"
   import_image postgresql-15 "$POSTGRES_IMAGE"
   import_image helpy-standin "$HELPY_STANDIN_IMAGE"
+  import_image traefik "$TRAEFIK_IMAGE"
 }
 
 case ${1:-} in

@@ -2,7 +2,7 @@
 # Builds, from the Go module proxy, the real servers our tests start (kube-apiserver,
 # kubectl and etcd for envtest, Vault, the versitygw S3 gateway, the glauth LDAP server, and for the end-to-end
 # tests a whole single-node cluster: kubelet and the control plane, kube-router,
-# CoreDNS and the CloudNativePG operator), once per version.
+# CoreDNS, the CloudNativePG operator and Traefik as the edge), once per version.
 #
 # Binaries are cached outside the checkout, keyed by version, so a warm machine
 # rebuilds nothing and a fresh clone reuses what an earlier clone built:
@@ -27,6 +27,11 @@ KUBE_ROUTER_VERSION=${KUBE_ROUTER_VERSION:-v2.1.0}
 # The operator whose API our code uses (github.com/cloudnative-pg/api v1.30.0).
 CNPG_VERSION=${CNPG_VERSION:-v1.30.0}
 COREDNS_VERSION=${COREDNS_VERSION:-v1.15.0}
+# Traefik's version is the one hack/traefik/go.mod requires: that module repeats the
+# replace and exclude directives of Traefik's own go.mod, which `go install ...@version`
+# refuses.
+TRAEFIK_MODULE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/traefik
+TRAEFIK_VERSION=$(awk '$1 == "require" && $2 == "github.com/traefik/traefik/v3" {print $3}' "$TRAEFIK_MODULE_DIR/go.mod")
 
 CACHE_DIR=${HELPDESK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/helpdesk-operator}
 BIN_DIR=$CACHE_DIR/bin
@@ -47,6 +52,7 @@ kube_cluster_dir() { echo "$BIN_DIR/kubernetes-cluster-$KUBERNETES_VERSION"; }
 kube_router_dir() { echo "$BIN_DIR/kube-router-$KUBE_ROUTER_VERSION"; }
 cnpg_dir() { echo "$BIN_DIR/cloudnative-pg-$CNPG_VERSION"; }
 coredns_dir() { echo "$BIN_DIR/coredns-$COREDNS_VERSION"; }
+traefik_dir() { echo "$BIN_DIR/traefik-$TRAEFIK_VERSION"; }
 
 # fresh_module DIR MODULE: an empty scratch module to build a tool from.
 fresh_module() {
@@ -261,12 +267,29 @@ GO
   log "built $dest/coredns"
 }
 
+# Traefik, the e2e tests' edge (Ingress and CRD providers, ipAllowList Middlewares), from
+# the pinned module hack/traefik; its go.sum is checked in, so the build only reads it.
+build_traefik() {
+  local dest; dest=$(traefik_dir)
+  if [[ -x $dest/traefik ]]; then log "traefik $TRAEFIK_VERSION cached in $dest"; return; fi
+  [[ -n $TRAEFIK_VERSION ]] || { log "no github.com/traefik/traefik/v3 requirement in $TRAEFIK_MODULE_DIR/go.mod"; exit 1; }
+  log "building traefik $TRAEFIK_VERSION from hack/traefik (about 7 minutes cold on 2 idle cores)"
+  local src=$SRC_DIR/traefik-$TRAEFIK_VERSION
+  rm -rf "$src" && mkdir -p "$src/out"
+  (cd "$TRAEFIK_MODULE_DIR" && GOFLAGS=-mod=readonly CGO_ENABLED=0 go build -trimpath \
+      -ldflags="-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION" \
+      -o "$src/out/traefik" github.com/traefik/traefik/v3/cmd/traefik)
+  install_binaries "$src/out" "$dest" traefik
+  log "built $dest/traefik"
+}
+
 build_cluster() {
   build_etcd
   build_kube_cluster
   build_kube_router
   build_coredns
   build_cnpg
+  build_traefik
 }
 
 build_glauth() {
@@ -301,6 +324,8 @@ print_env() {
   echo "HELPDESK_E2E_CNPG_MANAGER=$(cnpg_dir)/manager"
   echo "HELPDESK_E2E_CNPG_MANIFEST=$(cnpg_dir)/cnpg-${CNPG_VERSION#v}.yaml"
   echo "HELPDESK_E2E_CNPG_VERSION=${CNPG_VERSION#v}"
+  echo "HELPDESK_E2E_TRAEFIK=$(traefik_dir)/traefik"
+  echo "HELPDESK_E2E_TRAEFIK_VERSION=$TRAEFIK_VERSION"
 }
 
 mkdir -p "$BIN_DIR" "$SRC_DIR"

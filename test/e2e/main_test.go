@@ -26,7 +26,18 @@ var (
 		Namespace:        framework.OperatorNamespace,
 		Release:          "helpdesk-operator",
 		IngressNamespace: "e2e-ingress",
+		// Traefik is the edge (edge_test.go runs it in IngressNamespace): the operator
+		// writes its Ingresses with Traefik's Middlewares, and its access gates run the
+		// image that trusts the run's test CA. Instances without an AccessPolicy get
+		// plain Ingresses either way.
+		Values: []string{
+			"exposure.mode=ingress",
+			"exposure.ingressController=traefik",
+			"gate.image=" + framework.GateImage,
+		},
 	}
+	// testCA signs the test identity provider's and the edge's certificates.
+	testCA *framework.TestCA
 	// vaultServer is the host Vault; the failure tests stop and restart it.
 	vaultServer *vaultdev.Server
 	// vaultAdmin is a root client of it, for checks of what Vault holds.
@@ -75,6 +86,17 @@ func run(m *testing.M) int {
 		return fail("%v", err)
 	}
 	operator.VaultAddress, operator.VaultToken = vault.Addr, token
+	// Before the operator starts with the Traefik exposure: the Middleware CRD it writes,
+	// and the gate image.
+	if err := cluster.InstallTraefikCRDs(ctx); err != nil {
+		return fail("%v", err)
+	}
+	if testCA, err = framework.NewTestCA(); err != nil {
+		return fail("%v", err)
+	}
+	if err := cluster.BuildGateImage(ctx, testCA.PEM); err != nil {
+		return fail("%v", err)
+	}
 	if err := cluster.InstallOperator(ctx, operator); err != nil {
 		return fail("installing the operator with charts/helpdesk-operator: %v", err)
 	}

@@ -49,15 +49,23 @@ func testNamespace(t *testing.T, prefix string) string {
 	return ns.Name
 }
 
-// deleteSharedNamespaces deletes the shared namespaces and waits until the instances in
-// them are gone, that is until their finalizers have cleaned up their Vault state, which
-// needs Vault to run. The rest of the namespaces (PostgreSQL's shutdown) goes in the
-// background.
+// deleteSharedNamespaces deletes the instances in the shared namespaces and the
+// namespaces, and waits until the instances are gone, that is until their finalizers have
+// cleaned up their Vault state, which needs Vault to run. The rest of the namespaces
+// (PostgreSQL's shutdown) goes in the background.
+//
+// The instances are deleted first, by name: the namespace controller deletes a
+// namespace's pods first and everything else only once they are gone, and it looks again
+// only after its estimate or its resync (minutes) when the PostgreSQL pods take their
+// time to stop, which left instances undeleted past the wait below.
 func deleteSharedNamespaces(ctx context.Context) error {
 	sharedNamespaces.Lock()
 	names := append([]string(nil), sharedNamespaces.names...)
 	sharedNamespaces.Unlock()
 	for _, name := range names {
+		if err := cluster.Client.DeleteAllOf(ctx, &v1alpha1.HelpdeskInstance{}, client.InNamespace(name)); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting the instances in %s: %w", name, err)
+		}
 		err := cluster.Client.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting namespace %s: %w", name, err)

@@ -39,6 +39,8 @@ type Images struct {
 	// HelpyStandin is the test fixture that stands in for the Helpy image
 	// (test/e2e/fixtures/helpy-standin); it also carries the `netcheck` network probe.
 	HelpyStandin string
+	// Traefik is the edge of the access tests (DeployTraefik).
+	Traefik string
 }
 
 // Cluster is the running e2e cluster.
@@ -102,6 +104,7 @@ func Connect(ctx context.Context) (*Cluster, error) {
 			PostgresRepository: env["HELPDESK_E2E_POSTGRES_REPOSITORY"],
 			Postgres:           env["HELPDESK_E2E_POSTGRES_IMAGE"],
 			HelpyStandin:       env["HELPDESK_E2E_HELPY_STANDIN_IMAGE"],
+			Traefik:            env["HELPDESK_E2E_TRAEFIK_IMAGE"],
 		},
 		Root: root,
 		env:  env,
