@@ -21,6 +21,10 @@ const (
 	AnnotationNginxAllowList = "nginx.ingress.kubernetes.io/whitelist-source-range"
 	// AnnotationTraefikMiddlewares lists the Traefik Middlewares of an Ingress's routers.
 	AnnotationTraefikMiddlewares = "traefik.ingress.kubernetes.io/router.middlewares"
+	// AnnotationTraefikRouterTLS makes Traefik serve an Ingress's routers over TLS only: its
+	// Ingress provider takes the certificates of spec.tls but, without this, routes the host
+	// on plain HTTP entry points and answers 404 on TLS ones that do not force TLS.
+	AnnotationTraefikRouterTLS = "traefik.ingress.kubernetes.io/router.tls"
 )
 
 // refuseEveryClient is an allow-list no client matches: a TCP connection never comes from
@@ -99,6 +103,9 @@ func (e ingressEdge) ingress(inst *v1alpha1.HelpdeskInstance, prof appprofile.Pr
 	var tls []networkingv1.IngressTLS
 	if t := inst.Spec.TLS; t != nil {
 		tls = []networkingv1.IngressTLS{{Hosts: []string{inst.Spec.Hostname}, SecretName: t.SecretName}}
+		if e.impl == EdgeTraefik {
+			annotations[AnnotationTraefikRouterTLS] = "true"
+		}
 		// One Ingress asks cert-manager, or it would make two Certificates for one Secret.
 		if certManager && opts.CertManager && t.Issuer != nil {
 			key := AnnotationCertManagerClusterIssuer

@@ -114,10 +114,9 @@ func (c *Cluster) TraefikLogs(ctx context.Context, t *Traefik, lines int) string
 }
 
 // traefikManifest: the ServiceAccount the documented binding names, the IngressClass,
-// the Deployment and the Service. Entry points: web :8000, websecure :8443 with TLS on
-// every router (as Traefik's Helm chart sets it: the Ingress provider takes only the
-// certificates from an Ingress's tls section, and makes a router TLS only by its
-// router.tls annotation, which the operator does not set), ping on :9000.
+// the Deployment and the Service. Entry points: web :8000, websecure :8443 (with Traefik's
+// defaults: a router is TLS only by the router.tls annotation the operator sets on the
+// Ingresses of an instance with spec.tls), ping on :9000.
 // Arguments: namespace, IngressClass, its controller, image.
 const traefikManifest = `
 ---
@@ -163,7 +162,6 @@ spec:
             - --global.sendAnonymousUsage=false
             - --entryPoints.web.address=:8000
             - --entryPoints.websecure.address=:8443
-            - --entryPoints.websecure.http.tls=true
             - --entryPoints.traefik.address=:9000
             - --ping=true
             - --providers.kubernetesingress=true
