@@ -30,8 +30,12 @@ import (
 	"github.com/privatedesk/helpdesk-operator/internal/vault"
 )
 
-// operatorImage is what --operator-image says in both runs.
-const operatorImage = "registry.example.com/helpdesk-operator:bench"
+// operatorImage is what --operator-image says in both runs, helpyImage --helpy-image (the
+// operator has no default Helpy image: without one an instance runs no app or migration).
+const (
+	operatorImage = "registry.example.com/helpdesk-operator:bench"
+	helpyImage    = "registry.example.com/helpdesk/helpy:bench"
+)
 
 // resourceOptions are the children's options as the manager completes them from the
 // flags the bench passes it (controllers.Options.complete): Vault reached at vaultAddr,
@@ -40,6 +44,7 @@ func resourceOptions(ctx context.Context, c client.Client, vaultAddr string) (re
 	opts := resources.DefaultOptions()
 	opts.ManagedBy = controllers.FieldManager
 	opts.OperatorImage = operatorImage
+	opts.Images = map[v1alpha1.AppProfile]string{v1alpha1.AppProfileHelpy: helpyImage}
 	cfg := vault.DefaultConfig()
 	opts.Vault.Prefix, opts.Vault.KVMount, opts.Vault.KubernetesAuthMount = cfg.Prefix, cfg.KVMount, cfg.KubernetesMount
 	opts.Vault.Address, opts.Vault.TransitMount, opts.Vault.Audience = vaultAddr, cfg.TransitMount, cfg.Audience

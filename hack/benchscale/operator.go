@@ -68,6 +68,7 @@ func startOperator(ctx context.Context, s operatorSettings) (*operatorProcess, e
 		"--pprof-bind-address=" + p.pprof,
 		"--vault-address=" + s.vaultAddr, "--vault-dev-bootstrap",
 		"--operator-image=" + operatorImage,
+		"--helpy-image=" + helpyImage,
 		"--instance-workers=" + strconv.Itoa(s.workers),
 		"--cache-sync-period=" + s.resync.String(),
 		"--zap-log-level=error",
