@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -40,14 +39,9 @@ type dsrResult struct {
 }
 
 func parseDSRResult(message string) (dsrResult, bool) {
-	lines := strings.Split(strings.TrimSpace(message), "\n")
-	last := strings.TrimSpace(lines[len(lines)-1])
 	var r dsrResult
-	if last == "" {
-		return r, false
-	}
-	if err := json.Unmarshal([]byte(last), &r); err != nil || r.Result == "" {
-		return dsrResult{Error: clipMessage(last)}, false
+	if errText, ok := decodeResultLine(message, &r, func() bool { return r.Result != "" }); !ok {
+		return dsrResult{Error: errText}, false
 	}
 	r.Error = clipMessage(r.Error)
 	return r, true

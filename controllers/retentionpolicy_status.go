@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -41,14 +40,9 @@ type retentionResult struct {
 // parseRetentionResult reads the last line of a termination message; a message that is
 // no result (the log tail of a pod that died early) becomes the error.
 func parseRetentionResult(message string) (retentionResult, bool) {
-	lines := strings.Split(strings.TrimSpace(message), "\n")
-	last := strings.TrimSpace(lines[len(lines)-1])
 	var r retentionResult
-	if last == "" {
-		return r, false
-	}
-	if err := json.Unmarshal([]byte(last), &r); err != nil || r.Result == "" {
-		return retentionResult{Error: clipMessage(last)}, false
+	if errText, ok := decodeResultLine(message, &r, func() bool { return r.Result != "" }); !ok {
+		return retentionResult{Error: errText}, false
 	}
 	r.Error = clipMessage(r.Error)
 	return r, true
