@@ -205,7 +205,7 @@ func (r *AccessPolicyReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	}
 	r.secretKeys = newSecretKeys(mgr.GetClient(), r.APIReader)
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.AccessPolicy{}).
+		For(&v1alpha1.AccessPolicy{}, specChanged).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(referencingPolicies(mgr.GetClient(), &v1alpha1.AccessPolicyList{})), builder.OnlyMetadata).
 		Watches(&v1alpha1.HelpdeskInstance{}, summarizeLater(accessPolicyOf)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).

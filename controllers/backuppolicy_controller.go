@@ -177,7 +177,7 @@ func (r *BackupPolicyReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	// watched: a Job is only finished once its pods terminated, so the Job's event is
 	// when the termination messages can be read, once, uncached.
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.BackupPolicy{}).
+		For(&v1alpha1.BackupPolicy{}, specChanged).
 		Watches(&corev1.Secret{}, toPolicies, builder.OnlyMetadata).
 		Watches(&corev1.PersistentVolumeClaim{}, toPolicies, builder.OnlyMetadata).
 		Watches(&batchv1.Job{}, summarizeLater(backupJobPolicy(c)),

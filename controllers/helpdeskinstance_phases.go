@@ -15,7 +15,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
@@ -214,18 +213,19 @@ func (r *HelpdeskInstanceReconciler) reconcileApp(ctx context.Context, scope *in
 		return err
 	}
 
-	current := &appsv1.Deployment{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: names.App}, current); client.IgnoreNotFound(err) != nil {
-		return err
-	}
-	exists := current.UID != ""
 	// An instance created from a backup migrates (and serves) the restored data only.
 	if restored, err := r.reconcileRestore(ctx, scope, appReady); err != nil || !restored {
 		return err
 	}
 	migrated, err := r.reconcileMigration(ctx, scope, appReady)
 	scope.access.migrated = migrated
-	if err != nil || (!migrated && exists) {
+	// Until then there is no Deployment to apply (an upgraded instance keeps its old one):
+	// one made early with no replicas would cost a write now and another at the migration.
+	if err != nil || !migrated {
+		return err
+	}
+	current := &appsv1.Deployment{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: names.App}, current); client.IgnoreNotFound(err) != nil {
 		return err
 	}
 
@@ -240,9 +240,6 @@ func (r *HelpdeskInstanceReconciler) reconcileApp(ctx context.Context, scope *in
 	}
 	hash := resources.ConfigHash(scope.profile, resources.ConfigInputs{AppSecrets: scope.secrets, DatabaseSecretVersion: databaseSecret.ResourceVersion, Settings: settings})
 	desired := resources.Deployment(inst, scope.profile, r.Resources, hash)
-	if !migrated {
-		desired.Spec.Replicas = ptr.To[int32](0)
-	}
 	if _, err := r.Applier.Apply(ctx, desired); err != nil {
 		appReady(metav1.ConditionFalse, v1alpha1.ReasonApplyFailed, "The Deployment could not be applied: "+apiReason(err))
 		return err
@@ -254,9 +251,7 @@ func (r *HelpdeskInstanceReconciler) reconcileApp(ctx context.Context, scope *in
 	} else if _, err := r.Applier.Delete(ctx, &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Namespace: inst.Namespace, Name: names.App}}); err != nil {
 		return err
 	}
-	if migrated {
-		reportDeployment(current, *desired.Spec.Replicas, appReady)
-	}
+	reportDeployment(current, *desired.Spec.Replicas, appReady)
 	return nil
 }
 

@@ -111,7 +111,7 @@ func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	c := mgr.GetClient()
 	labelled := builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetLabels()[resources.LabelRetentionPolicy] != "" }))
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.RetentionPolicy{}).
+		For(&v1alpha1.RetentionPolicy{}, specChanged).
 		Watches(&batchv1.CronJob{}, summarizeLater(retentionObjectPolicy(c)), labelled).
 		Watches(&batchv1.Job{}, summarizeLater(retentionObjectPolicy(c)), labelled).
 		Watches(&v1alpha1.HelpdeskInstance{}, summarizeLater(referencedRetentionPolicy)).

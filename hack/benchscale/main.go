@@ -59,7 +59,7 @@ func main() {
 	flag.DurationVar(&c.resync, "resync", 45*time.Second, "--cache-sync-period of the manager: the idle phase watches one full resync (10h in production)")
 	flag.StringVar(&c.binary, "operator", "", "the helpdesk-operator binary to run as the manager (required)")
 	flag.StringVar(&c.workDir, "work", os.TempDir(), "folder for kubeconfigs and the manager's logs")
-	flag.StringVar(&c.profileDir, "profile-dir", "", "save the manager's CPU profile during convergence and its heap after it, per N, here")
+	flag.StringVar(&c.profileDir, "profile-dir", "", "save the manager's CPU profile during convergence, its /metrics when converged and its heap after the change, per N, here")
 	flag.Float64Var(&c.maxLoad, "max-load", 0, "before each measurement wait until the 1-minute load average is below this (0: do not wait)")
 	flag.DurationVar(&c.loadWait, "max-load-wait", time.Hour, "how long to wait for a quiet machine, in all")
 	flag.DurationVar(&c.converge, "converge-timeout", 14*time.Minute, "how long the operator may take to bring every instance up")
@@ -149,6 +149,9 @@ func measureBaseline(ctx context.Context, c config, n int, r *row) (map[string]i
 		return nil, err
 	}
 	r.baseline, r.baselineWrites = res.elapsed, res.writes
+	if c.profileDir != "" {
+		_ = saveAPIMetrics(ctx, w, filepath.Join(c.profileDir, fmt.Sprintf("apiserver-baseline-%d.txt", n)))
+	}
 	logf("N=%d baseline: %.2fs, %d API writes, children per kind %v", n, res.elapsed.Seconds(), res.writes, res.perKind)
 	return res.perKind, nil
 }
@@ -222,6 +225,10 @@ func measureOperator(ctx context.Context, c config, n int, kinds map[string]int,
 		return fmt.Errorf("only %d of %d instances became ready in %s; see %s", ready, n, r.operator.Round(time.Second), logPath)
 	}
 	m1, _ := op.scrape()
+	if c.profileDir != "" {
+		_ = op.saveMetrics(filepath.Join(c.profileDir, fmt.Sprintf("metrics-converge-%d.txt", n)))
+		_ = saveAPIMetrics(ctx, w, filepath.Join(c.profileDir, fmt.Sprintf("apiserver-converge-%d.txt", n)))
+	}
 	a1, _ := apiWrites(ctx, w)
 	r.opWrites = m1.writes - m0.writes
 	logf("N=%d operator: converged in %.2fs with %d API writes %v, %d instance reconciles, %d Vault requests since the manager started", n, r.operator.Seconds(), r.opWrites,

@@ -218,6 +218,23 @@ func value(line string) int64 {
 	return int64(f)
 }
 
+// saveMetrics saves the manager's whole /metrics text: its workqueue, reconcile and
+// client latency histograms tell where convergence waits.
+func (p *operatorProcess) saveMetrics(file string) error {
+	resp, err := http.Get("http://" + p.metrics + "/metrics") //nolint:noctx // local endpoint
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
+}
+
 // profile saves a pprof profile of the manager (path e.g. "profile?seconds=30", "heap").
 func (p *operatorProcess) profile(ctx context.Context, path, file string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.pprof+"/debug/pprof/"+path, nil)
@@ -241,10 +258,24 @@ func (p *operatorProcess) profile(ctx context.Context, path, file string) error 
 	return err
 }
 
-// apiWrites counts the API server's write requests by verb and resource
-// (apiserver_request_total): unlike the manager's own counter it names what was written,
-// and it counts every client (the harness writes too while it plays the controllers).
-func apiWrites(ctx context.Context, w *world) (map[string]int64, error) {
+// saveAPIMetrics saves the API server's whole /metrics text: its request durations by
+// verb and resource say which requests cost the server most.
+func saveAPIMetrics(ctx context.Context, w *world, file string) error {
+	body, err := apiMetrics(ctx, w)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, body)
+	return err
+}
+
+func apiMetrics(ctx context.Context, w *world) (io.ReadCloser, error) {
 	hc, err := rest.HTTPClientFor(w.config)
 	if err != nil {
 		return nil, err
@@ -257,12 +288,24 @@ func apiWrites(ctx context.Context, w *world) (map[string]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
 		return nil, fmt.Errorf("the API server's /metrics: %s", resp.Status)
 	}
+	return resp.Body, nil
+}
+
+// apiWrites counts the API server's write requests by verb and resource
+// (apiserver_request_total): unlike the manager's own counter it names what was written,
+// and it counts every client (the harness writes too while it plays the controllers).
+func apiWrites(ctx context.Context, w *world) (map[string]int64, error) {
+	body, err := apiMetrics(ctx, w)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
 	out := map[string]int64{}
-	sc := bufio.NewScanner(resp.Body)
+	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
