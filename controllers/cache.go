@@ -17,8 +17,9 @@ import (
 // CacheOptions keep the manager's informers to what it manages: every kind the operator
 // creates is cached only with the operator's managed-by label, so its memory follows the
 // number of helpdesks, not the size of the cluster, and it never holds other workloads'
-// objects. Secrets and PersistentVolumeClaims, which policies reference by name, are
-// cached as metadata only (no Secret data). With watchNamespaces set, everything is
+// objects. The kinds ssa.MetadataOnly names (Secrets, ConfigMaps, PersistentVolumeClaims,
+// Services, ServiceAccounts, NetworkPolicies, PodDisruptionBudgets) are cached as
+// metadata only: no Secret data, and no spec no controller reads. With watchNamespaces set, everything is
 // limited to those namespaces (the operator then needs Roles only there). optional are
 // the kinds of other projects whose CRDs are installed (InstalledOptionalKinds:
 // CloudNativePG's Cluster, the exposure kinds), cached the same way. What is cached is

@@ -186,7 +186,7 @@ func (r *DataSubjectRequestReconciler) SetupWithManager(ctx context.Context, mgr
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.DataSubjectRequest{}).
 		Owns(&batchv1.Job{}).
-		Owns(&networkingv1.NetworkPolicy{}).
+		Owns(&networkingv1.NetworkPolicy{}, builder.OnlyMetadata).
 		Watches(&v1alpha1.HelpdeskInstance{}, handler.EnqueueRequestsFromMapFunc(byInstance)).
 		Watches(&v1alpha1.RetentionPolicy{}, handler.EnqueueRequestsFromMapFunc(byPolicy("RetentionPolicy"))).
 		Watches(&v1alpha1.BackupPolicy{}, handler.EnqueueRequestsFromMapFunc(byPolicy("BackupPolicy"))).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 	"github.com/privatedesk/helpdesk-operator/internal/resources"
+	"github.com/privatedesk/helpdesk-operator/internal/ssa"
 )
 
 // reconcileBackups runs the backups of spec.backupPolicyRef: the backup CronJob, the
@@ -50,7 +51,7 @@ func (r *HelpdeskInstanceReconciler) reconcileBackups(ctx context.Context, scope
 		if _, err := r.Applier.Apply(ctx, obj); err != nil {
 			return err
 		}
-		keep[fmt.Sprintf("%T/%s", obj, obj.GetName())] = true
+		keep[obj.GetObjectKind().GroupVersionKind().Kind+"/"+obj.GetName()] = true
 	}
 	return r.deleteStaleBackupObjects(ctx, inst, keep)
 }
@@ -65,9 +66,9 @@ func (r *HelpdeskInstanceReconciler) deleteStaleBackupObjects(ctx context.Contex
 	if err := r.List(ctx, cronJobs, client.InNamespace(inst.Namespace), ofInstance(inst), client.MatchingLabels(selector)); err != nil {
 		return err
 	}
-	var stale []client.Object
+	stale := map[string]client.Object{}
 	for i := range cronJobs.Items {
-		stale = append(stale, &cronJobs.Items[i])
+		stale["CronJob/"+cronJobs.Items[i].Name] = &cronJobs.Items[i]
 	}
 	// The restore's egress policy belongs to the restore phase.
 	notRestore, err := labels.Parse(fmt.Sprintf("%s=%s,%s,%s!=%s", resources.LabelHelpdeskInstance, resources.NamesFor(inst).InstanceLabel,
@@ -75,15 +76,16 @@ func (r *HelpdeskInstanceReconciler) deleteStaleBackupObjects(ctx context.Contex
 	if err != nil {
 		return err
 	}
-	policies := &networkingv1.NetworkPolicyList{}
+	policies := ssa.MetadataList(networkingv1.SchemeGroupVersion.WithKind("NetworkPolicyList"))
 	if err := r.List(ctx, policies, client.InNamespace(inst.Namespace), ofInstance(inst), client.MatchingLabelsSelector{Selector: notRestore}); err != nil {
 		return err
 	}
 	for i := range policies.Items {
-		stale = append(stale, &policies.Items[i])
+		policies.Items[i].SetGroupVersionKind(networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"))
+		stale["NetworkPolicy/"+policies.Items[i].Name] = &policies.Items[i]
 	}
-	for _, obj := range stale {
-		if keep[fmt.Sprintf("%T/%s", obj, obj.GetName())] || !metav1.IsControlledBy(obj, inst) {
+	for key, obj := range stale {
+		if keep[key] || !metav1.IsControlledBy(obj, inst) {
 			continue
 		}
 		if _, err := r.Applier.Delete(ctx, obj); err != nil {

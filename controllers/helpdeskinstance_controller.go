@@ -394,7 +394,7 @@ func (r *HelpdeskInstanceReconciler) SetupWithManager(ctx context.Context, mgr c
 	}); err != nil {
 		return fmt.Errorf("indexing instances by restore source: %w", err)
 	}
-	for _, obj := range []client.Object{&batchv1.Job{}, &batchv1.CronJob{}, &networkingv1.NetworkPolicy{}} {
+	for _, obj := range []client.Object{&batchv1.Job{}, &batchv1.CronJob{}, ssa.Metadata(networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"))} {
 		if err := mgr.GetFieldIndexer().IndexField(ctx, obj, childInstanceIndex, instanceLabel); err != nil {
 			return fmt.Errorf("indexing %T by instance: %w", obj, err)
 		}
@@ -421,14 +421,14 @@ func (r *HelpdeskInstanceReconciler) SetupWithManager(ctx context.Context, mgr c
 		Owns(&appsv1.Deployment{}, changed).
 		Owns(&batchv1.Job{}, changed).
 		Owns(&batchv1.CronJob{}, changed).
-		Owns(&corev1.Service{}, changed).
-		Owns(&corev1.ServiceAccount{}, changed).
+		Owns(&corev1.Service{}, builder.OnlyMetadata, changed).
+		Owns(&corev1.ServiceAccount{}, builder.OnlyMetadata, changed).
 		Owns(&corev1.PersistentVolumeClaim{}, builder.OnlyMetadata, changed).
 		Owns(&corev1.Secret{}, builder.OnlyMetadata, changed).
 		Owns(&corev1.ConfigMap{}, builder.OnlyMetadata, changed).
 		Owns(&networkingv1.Ingress{}, changed).
-		Owns(&networkingv1.NetworkPolicy{}, changed).
-		Owns(&policyv1.PodDisruptionBudget{}, changed).
+		Owns(&networkingv1.NetworkPolicy{}, builder.OnlyMetadata, changed).
+		Owns(&policyv1.PodDisruptionBudget{}, builder.OnlyMetadata, changed).
 		Watches(&v1alpha1.HelpdeskInstance{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []ctrl.Request {
 			return append(sameHostname(c)(ctx, obj), restoringFrom(c)(ctx, obj)...)
 		}), builder.WithPredicates(predicate.GenerationChangedPredicate{})).

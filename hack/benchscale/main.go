@@ -443,8 +443,9 @@ func loadAverage() (float64, error) {
 func report(c config, rows []row) {
 	fmt.Println("scale-bench: the manager's informer cache holds: the five helpdesk kinds in full; every child kind (Cluster, Deployment, Job, CronJob,")
 	fmt.Println("scale-bench: Service, ServiceAccount, ConfigMap, Ingress, NetworkPolicy, PodDisruptionBudget) only when labelled")
-	fmt.Println("scale-bench: app.kubernetes.io/managed-by=helpdesk-operator, ConfigMaps as metadata only; Secrets and PersistentVolumeClaims as")
-	fmt.Println("scale-bench: metadata only (policies name them), never Secret data; no object keeps its managedFields, nor a Deployment, Job or CronJob its pod template;")
+	fmt.Println("scale-bench: app.kubernetes.io/managed-by=helpdesk-operator; ConfigMaps, Services, ServiceAccounts, NetworkPolicies and")
+	fmt.Println("scale-bench: PodDisruptionBudgets as metadata only; Secrets and PersistentVolumeClaims (policies name them) as metadata only, never")
+	fmt.Println("scale-bench: Secret data; no object keeps its managedFields, nor a Deployment, Job or CronJob its pod template;")
 	memLimit := os.Getenv("GOMEMLIMIT")
 	if memLimit == "" {
 		memLimit = "unset (the chart sets it to the container's memory limit)"

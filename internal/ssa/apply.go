@@ -13,10 +13,13 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -151,19 +154,12 @@ func ownersHold(got, want []metav1.OwnerReference) bool {
 	return true
 }
 
-// current reads the object as it is now (nil when absent). Secrets, ConfigMaps and
-// PersistentVolumeClaims are read as metadata only: the operator keeps no Secret data in
-// memory, and the policies' references to claims need only metadata too (one informer
-// per kind).
+// current reads the object as it is now (nil when absent), as metadata only for the
+// kinds MetadataOnly names.
 func (a *Applier) current(ctx context.Context, desired client.Object) (client.Object, error) {
 	current := desired.DeepCopyObject().(client.Object)
-	switch desired.(type) {
-	case *corev1.Secret:
-		current = metadataOf("Secret")
-	case *corev1.ConfigMap:
-		current = metadataOf("ConfigMap")
-	case *corev1.PersistentVolumeClaim:
-		current = metadataOf("PersistentVolumeClaim")
+	if gvk, ok := metadataKind(desired); ok {
+		current = Metadata(gvk)
 	}
 	err := a.client.Get(ctx, client.ObjectKeyFromObject(desired), current)
 	switch {
@@ -173,6 +169,54 @@ func (a *Applier) current(ctx context.Context, desired client.Object) (client.Ob
 		return nil, fmt.Errorf("reading %T %s/%s: %w", desired, desired.GetNamespace(), desired.GetName(), err)
 	}
 	return current, nil
+}
+
+// metadataKind names the kinds the operator reads, and caches, as metadata only: Secrets
+// (it keeps no Secret data in memory), ConfigMaps and PersistentVolumeClaims (policies
+// reference them by name), and the children whose spec and status no controller reads,
+// only whether the object is still as it was applied (unchanged): Services,
+// ServiceAccounts, NetworkPolicies (seven per instance, the largest part of the cache)
+// and PodDisruptionBudgets. One informer per kind: a typed read of one of these would
+// start a second, full one.
+func metadataKind(obj client.Object) (schema.GroupVersionKind, bool) {
+	switch obj.(type) {
+	case *corev1.Secret:
+		return corev1.SchemeGroupVersion.WithKind("Secret"), true
+	case *corev1.ConfigMap:
+		return corev1.SchemeGroupVersion.WithKind("ConfigMap"), true
+	case *corev1.PersistentVolumeClaim:
+		return corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"), true
+	case *corev1.Service:
+		return corev1.SchemeGroupVersion.WithKind("Service"), true
+	case *corev1.ServiceAccount:
+		return corev1.SchemeGroupVersion.WithKind("ServiceAccount"), true
+	case *networkingv1.NetworkPolicy:
+		return networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"), true
+	case *policyv1.PodDisruptionBudget:
+		return policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"), true
+	}
+	return schema.GroupVersionKind{}, false
+}
+
+// MetadataOnly reports whether obj's kind is read and cached as metadata only; watch it
+// with builder.OnlyMetadata and list it with MetadataList.
+func MetadataOnly(obj client.Object) bool {
+	_, ok := metadataKind(obj)
+	return ok
+}
+
+// Metadata is an empty metadata-only object of kind gvk.
+func Metadata(gvk schema.GroupVersionKind) *metav1.PartialObjectMetadata {
+	meta := &metav1.PartialObjectMetadata{}
+	meta.SetGroupVersionKind(gvk)
+	return meta
+}
+
+// MetadataList is an empty metadata-only list of kind gvk (e.g. NetworkPolicyList).
+func MetadataList(gvk schema.GroupVersionKind) *metav1.PartialObjectMetadataList {
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(gvk)
+	return list
 }
 
 // Delete removes obj if it exists; it reports whether a request was sent.
@@ -185,12 +229,6 @@ func (a *Applier) Delete(ctx context.Context, obj client.Object) (bool, error) {
 		return true, fmt.Errorf("deleting %T %s/%s: %w", obj, obj.GetNamespace(), obj.GetName(), err)
 	}
 	return true, nil
-}
-
-func metadataOf(kind string) *metav1.PartialObjectMetadata {
-	meta := &metav1.PartialObjectMetadata{}
-	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind))
-	return meta
 }
 
 func hash(content map[string]any) (string, error) {
