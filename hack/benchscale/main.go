@@ -49,6 +49,9 @@ type config struct {
 	loadWait   time.Duration
 	converge   time.Duration
 	extraArgs  []string
+	// memoryLimit is the manager's GOMEMLIMIT, as the chart sets it from the container's
+	// memory limit; the API server, etcd, Vault and the bench itself never get it.
+	memoryLimit string
 }
 
 func main() {
@@ -63,6 +66,7 @@ func main() {
 	flag.Float64Var(&c.maxLoad, "max-load", 0, "before each measurement wait until the 1-minute load average is below this (0: do not wait)")
 	flag.DurationVar(&c.loadWait, "max-load-wait", time.Hour, "how long to wait for a quiet machine, in all")
 	flag.DurationVar(&c.converge, "converge-timeout", 14*time.Minute, "how long the operator may take to bring every instance up")
+	flag.StringVar(&c.memoryLimit, "manager-memory-limit", "", "the manager's GOMEMLIMIT (e.g. 180MiB), as the chart sets it from the container's memory limit; empty: none")
 	flag.StringVar(&extra, "manager-args", "", "extra space-separated flags for the manager, e.g. --kube-api-qps=100")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
@@ -173,7 +177,7 @@ func measureOperator(ctx context.Context, c config, n int, kinds map[string]int,
 	}
 	logPath := filepath.Join(c.workDir, fmt.Sprintf("manager-%d.log", n))
 	op, err := startOperator(ctx, operatorSettings{binary: c.binary, kubeconfig: kubeconfig, vaultAddr: proxy.URL, vaultToken: w.vault.RootToken,
-		workers: c.workers, resync: c.resync, extraArgs: c.extraArgs, logPath: logPath})
+		workers: c.workers, resync: c.resync, extraArgs: c.extraArgs, logPath: logPath, memoryLimit: c.memoryLimit})
 	if err != nil {
 		return err
 	}
@@ -446,7 +450,7 @@ func report(c config, rows []row) {
 	fmt.Println("scale-bench: app.kubernetes.io/managed-by=helpdesk-operator; ConfigMaps, Services, ServiceAccounts, NetworkPolicies and")
 	fmt.Println("scale-bench: PodDisruptionBudgets as metadata only; Secrets and PersistentVolumeClaims (policies name them) as metadata only, never")
 	fmt.Println("scale-bench: Secret data; no object keeps its managedFields, nor a Deployment, Job or CronJob its pod template;")
-	memLimit := os.Getenv("GOMEMLIMIT")
+	memLimit := c.memoryLimit
 	if memLimit == "" {
 		memLimit = "unset (the chart sets it to the container's memory limit)"
 	}

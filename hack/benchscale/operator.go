@@ -42,6 +42,8 @@ type operatorSettings struct {
 	resync     time.Duration
 	extraArgs  []string
 	logPath    string
+	// memoryLimit is the manager's GOMEMLIMIT ("" for none); only the manager gets it.
+	memoryLimit string
 }
 
 func freeAddress() (string, error) {
@@ -78,6 +80,9 @@ func startOperator(ctx context.Context, s operatorSettings) (*operatorProcess, e
 	}
 	p.cmd = exec.Command(s.binary, args...) //nolint:gosec // the binary the script built
 	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+s.kubeconfig, "VAULT_TOKEN="+s.vaultToken, "VAULT_ADDR=", "VAULT_AUTH_METHOD=token")
+	if s.memoryLimit != "" {
+		p.cmd.Env = append(p.cmd.Env, "GOMEMLIMIT="+s.memoryLimit)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		return nil, err
