@@ -481,18 +481,23 @@ func touch(t *testing.T, inst *v1alpha1.HelpdeskInstance) {
 	}
 }
 
-// settle waits until the manager has made no write for a second.
+// settle waits until the manager has made no write for longer than a policy waits
+// before summing up its instances (policySummaryDelay): a summary still pending would
+// otherwise write after settle returned.
 func settle(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	last := writes.snapshot()
+	deadline := time.Now().Add(wait + policySummaryDelay)
+	last, quietSince := writes.snapshot(), time.Now()
 	for time.Now().Before(deadline) {
 		time.Sleep(time.Second)
 		now := writes.snapshot()
-		if fmt.Sprint(now) == fmt.Sprint(last) {
+		if fmt.Sprint(now) != fmt.Sprint(last) {
+			last, quietSince = now, time.Now()
+			continue
+		}
+		if time.Since(quietSince) > policySummaryDelay {
 			return
 		}
-		last = now
 	}
 	t.Fatal("the manager kept writing")
 }

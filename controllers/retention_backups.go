@@ -112,6 +112,9 @@ func policyPairs(ctx context.Context, c client.Client, namespace, kind, name str
 		return nil, err
 	}
 	var pairs []retentionBackupPair
+	// Most instances of a policy share the other one: each is read (a deep copy of it
+	// and its status) once, not once per instance.
+	read := map[string]client.Object{}
 	for i := range list.Items {
 		inst := &list.Items[i]
 		if !inst.DeletionTimestamp.IsZero() {
@@ -121,12 +124,19 @@ func policyPairs(ctx context.Context, c client.Client, namespace, kind, name str
 		if ref == nil {
 			continue
 		}
-		err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, obj)
-		if client.IgnoreNotFound(err) != nil {
-			return nil, err
+		found, seen := read[ref.Name]
+		if !seen {
+			err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, obj)
+			if client.IgnoreNotFound(err) != nil {
+				return nil, err
+			}
+			if err == nil {
+				found = obj
+			}
+			read[ref.Name] = found
 		}
-		if err == nil {
-			pairs = append(pairs, fill(obj))
+		if found != nil {
+			pairs = append(pairs, fill(found))
 		}
 	}
 	return pairs, nil
