@@ -82,11 +82,15 @@ func (e *Engine) Prune(ctx context.Context, policy retention.Policy, grace time.
 	if err != nil {
 		return nil, err
 	}
+	end := s.Timings.Begin("prune-catalog")
 	c, err := s.readCatalog(ctx)
+	end()
 	if err != nil {
 		return nil, err
 	}
+	end = s.Timings.Begin("prune-drill-records")
 	entries, err := s.entries(ctx, c)
+	end()
 	if err != nil {
 		return nil, err
 	}
@@ -105,6 +109,7 @@ func (e *Engine) Prune(ctx context.Context, policy retention.Policy, grace time.
 		byID[m.ID] = m
 	}
 	d := s.Dest
+	defer s.Timings.Begin("prune-delete")()
 	for _, del := range res.Deleted {
 		m := byID[del.ID]
 		if err := d.Delete(ctx, manifestName(del.ID)); err != nil {

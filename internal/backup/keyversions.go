@@ -22,6 +22,7 @@ func (e *Engine) KeyVersionFloor(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	defer s.Timings.Begin("key-version-floor")()
 	c, err := s.readCatalog(ctx)
 	if err != nil {
 		return 0, err

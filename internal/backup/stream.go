@@ -76,6 +76,7 @@ func (e *Engine) seal(ctx context.Context, name, kind string, produce func(io.Wr
 	recipient := e.Transit.Recipient(ctx)
 	plainc := make(chan int64, 1)
 	go func() {
+		endCompress := e.Timings.Begin(kind + "-compress-encrypt")
 		plain, err := func() (int64, error) {
 			aw, err := age.Encrypt(hw, recipient)
 			if err != nil {
@@ -98,15 +99,18 @@ func (e *Engine) seal(ctx context.Context, name, kind string, produce func(io.Wr
 			}
 			return cw.n, nil
 		}()
+		endCompress()
 		if err != nil {
 			fail(err)
 		}
 		pw.CloseWithError(err)
 		plainc <- plain
 	}()
+	endUpload := e.Timings.Begin(kind + "-upload")
 	if err := e.Dest.Put(ctx, name, pr); err != nil {
 		fail(err)
 	}
+	endUpload()
 	// If the upload gave up early, unblock the producer's writes.
 	pr.CloseWithError(errUploadStopped)
 	plain := <-plainc
