@@ -70,6 +70,9 @@ type PruneResult struct {
 	TempFilesPruned int                  `json:"tempFilesPruned,omitempty"`
 	// IgnoredManifests counts untrusted manifests: neither they nor their data are deleted.
 	IgnoredManifests int `json:"ignoredManifests,omitempty"`
+
+	// kept are the trusted manifests of the backups kept, for KeptKeyVersionFloor.
+	kept []*Manifest
 }
 
 // Prune applies policy to the instance's trusted backups and deletes, after grace, the
@@ -107,6 +110,9 @@ func (e *Engine) Prune(ctx context.Context, policy retention.Policy, grace time.
 	byID := map[string]*Manifest{}
 	for _, m := range c.trusted {
 		byID[m.ID] = m
+	}
+	for _, k := range res.Kept {
+		res.kept = append(res.kept, byID[k.ID])
 	}
 	d := s.Dest
 	defer s.Timings.Begin("prune-delete")()

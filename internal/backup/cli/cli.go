@@ -237,7 +237,7 @@ func runBackup(ctx context.Context, e *backup.Engine, c config, stdout io.Writer
 		pr, err := e.Prune(ctx, c.policy, c.grace, time.Now())
 		if err != nil {
 			out["pruneError"] = clip(err.Error())
-		} else if floor, err := e.KeyVersionFloor(ctx); err != nil {
+		} else if floor, err := e.KeptKeyVersionFloor(ctx, pr); err != nil {
 			out["keyVersionError"] = clip(err.Error())
 		} else {
 			// The oldest key version a kept backup needs: crypto-shredding never trims it.
