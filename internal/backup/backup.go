@@ -123,6 +123,14 @@ func (e *Engine) dumpDatabase(ctx context.Context, id string, info *PostgresInfo
 	if _, err := tx.Exec(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
 		return ObjectEntry{}, 0, dbFailure("starting the snapshot transaction", err)
 	}
+	// The counts only need to finish before pg_dump, which reads every row anyway: one
+	// process each, without parallel workers or JIT compilation, so they take as little as
+	// possible from the server (and from the dump) rather than finishing early.
+	for _, setting := range []string{"SET LOCAL max_parallel_workers_per_gather = 0", "SET LOCAL jit = off"} {
+		if _, err := tx.Exec(ctx, setting); err != nil {
+			return ObjectEntry{}, 0, dbFailure("starting the snapshot transaction", err)
+		}
+	}
 	var snapshot string
 	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot(), current_setting('server_version')").Scan(&snapshot, &info.ServerVersion); err != nil {
 		return ObjectEntry{}, 0, dbFailure("exporting a snapshot", err)
