@@ -142,7 +142,6 @@ func (e *Engine) dumpDatabase(ctx context.Context, id string, info *PostgresInfo
 		cmd := exec.CommandContext(ctx, e.DB.tool("pg_dump"), "--format=custom", "--compress=0",
 			"--snapshot="+snapshot, "--no-password")
 		cmd.Env = e.DB.env()
-		cmd.Stdout = w
 		// The counts run on our connection while pg_dump reads through its own; a failed
 		// dump stops them rather than waiting for a long count(*).
 		countCtx, stopCounts := context.WithCancel(ctx)
@@ -154,7 +153,7 @@ func (e *Engine) dumpDatabase(ctx context.Context, id string, info *PostgresInfo
 			countsc <- err
 		}()
 		endDump := e.Timings.Begin("pg_dump")
-		runErr := runTool(ctx, cmd, "pg_dump", e.ToolOutput)
+		runErr := runToolInto(ctx, cmd, "pg_dump", e.ToolOutput, w)
 		endDump()
 		if runErr != nil {
 			stopCounts()
