@@ -31,11 +31,16 @@ func (e *Engine) Backup(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	start := e.now()
+	end := e.Timings.Begin("vault-probe")
 	keyVersion, err := e.Transit.Probe(ctx)
+	end()
 	if err != nil {
 		return nil, fmt.Errorf("backup aborted before reading any data: %w", err)
 	}
-	if _, err := e.Dest.List(ctx, manifestDir); err != nil {
+	end = e.Timings.Begin("destination-check")
+	_, err = e.Dest.List(ctx, manifestDir)
+	end()
+	if err != nil {
 		return nil, fmt.Errorf("backup aborted before reading any data: the destination is not usable: %w", err)
 	}
 	id := NewID(start)
@@ -80,10 +85,16 @@ func (e *Engine) Backup(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.Signature, err = e.Transit.Sign(ctx, digest); err != nil {
+	end = e.Timings.Begin("manifest-sign")
+	m.Signature, err = e.Transit.Sign(ctx, digest)
+	end()
+	if err != nil {
 		return nil, fmt.Errorf("signing the manifest of backup %s (its data objects are orphans that retention will delete): %w", id, err)
 	}
-	if err := putJSON(ctx, e.Dest, manifestName(id), m); err != nil {
+	end = e.Timings.Begin("manifest-write")
+	err = putJSON(ctx, e.Dest, manifestName(id), m)
+	end()
+	if err != nil {
 		return nil, fmt.Errorf("writing the manifest of backup %s (its data objects are orphans that retention will delete): %w", id, err)
 	}
 	res := &Result{ID: id, Duration: m.FinishedAt.Sub(start), Objects: m.Objects, KeyVersion: m.Encryption.KeyVersion}
@@ -97,6 +108,7 @@ func (e *Engine) Backup(ctx context.Context) (*Result, error) {
 // dumpDatabase exports a REPEATABLE READ snapshot, runs pg_dump in it, and counts every
 // table's rows in the same snapshot while the dump streams, so the counts match the dump.
 func (e *Engine) dumpDatabase(ctx context.Context, id string, info *PostgresInfo) (ObjectEntry, int, error) {
+	endSnapshot := e.Timings.Begin("db-snapshot")
 	conn, err := e.DB.connect(ctx)
 	if err != nil {
 		return ObjectEntry{}, 0, err
@@ -111,27 +123,38 @@ func (e *Engine) dumpDatabase(ctx context.Context, id string, info *PostgresInfo
 	if _, err := tx.Exec(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
 		return ObjectEntry{}, 0, dbFailure("starting the snapshot transaction", err)
 	}
+	// The counts only need to finish before pg_dump, which reads every row anyway: one
+	// process each, without parallel workers or JIT compilation, so they take as little as
+	// possible from the server (and from the dump) rather than finishing early.
+	for _, setting := range []string{"SET LOCAL max_parallel_workers_per_gather = 0", "SET LOCAL jit = off"} {
+		if _, err := tx.Exec(ctx, setting); err != nil {
+			return ObjectEntry{}, 0, dbFailure("starting the snapshot transaction", err)
+		}
+	}
 	var snapshot string
 	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot(), current_setting('server_version')").Scan(&snapshot, &info.ServerVersion); err != nil {
 		return ObjectEntry{}, 0, dbFailure("exporting a snapshot", err)
 	}
 	info.Database = e.DB.Name
+	endSnapshot()
 	countsc := make(chan error, 1)
 	obj, version, err := e.seal(ctx, dataName(id, databaseName), "database", func(w io.Writer) error {
 		cmd := exec.CommandContext(ctx, e.DB.tool("pg_dump"), "--format=custom", "--compress=0",
 			"--snapshot="+snapshot, "--no-password")
 		cmd.Env = e.DB.env()
-		cmd.Stdout = w
 		// The counts run on our connection while pg_dump reads through its own; a failed
 		// dump stops them rather than waiting for a long count(*).
 		countCtx, stopCounts := context.WithCancel(ctx)
 		defer stopCounts()
 		go func() {
+			defer e.Timings.Begin("row-counts")()
 			var err error
 			info.Tables, err = countRows(countCtx, conn)
 			countsc <- err
 		}()
-		runErr := runTool(ctx, cmd, "pg_dump", e.ToolOutput)
+		endDump := e.Timings.Begin("pg_dump")
+		runErr := runToolInto(ctx, cmd, "pg_dump", e.ToolOutput, w)
+		endDump()
 		if runErr != nil {
 			stopCounts()
 		}

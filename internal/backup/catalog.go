@@ -70,6 +70,9 @@ type PruneResult struct {
 	TempFilesPruned int                  `json:"tempFilesPruned,omitempty"`
 	// IgnoredManifests counts untrusted manifests: neither they nor their data are deleted.
 	IgnoredManifests int `json:"ignoredManifests,omitempty"`
+
+	// kept are the trusted manifests of the backups kept, for KeptKeyVersionFloor.
+	kept []*Manifest
 }
 
 // Prune applies policy to the instance's trusted backups and deletes, after grace, the
@@ -82,11 +85,15 @@ func (e *Engine) Prune(ctx context.Context, policy retention.Policy, grace time.
 	if err != nil {
 		return nil, err
 	}
+	end := s.Timings.Begin("prune-catalog")
 	c, err := s.readCatalog(ctx)
+	end()
 	if err != nil {
 		return nil, err
 	}
+	end = s.Timings.Begin("prune-drill-records")
 	entries, err := s.entries(ctx, c)
+	end()
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +111,11 @@ func (e *Engine) Prune(ctx context.Context, policy retention.Policy, grace time.
 	for _, m := range c.trusted {
 		byID[m.ID] = m
 	}
+	for _, k := range res.Kept {
+		res.kept = append(res.kept, byID[k.ID])
+	}
 	d := s.Dest
+	defer s.Timings.Begin("prune-delete")()
 	for _, del := range res.Deleted {
 		m := byID[del.ID]
 		if err := d.Delete(ctx, manifestName(del.ID)); err != nil {

@@ -36,6 +36,8 @@ type Engine struct {
 	ToolOutput io.Writer
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Timings, when set, records how long each step takes (--timings).
+	Timings *Timings
 
 	// inFolder is set on the copy that scoped made, whose Dest is the instance's folder.
 	inFolder bool

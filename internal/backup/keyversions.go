@@ -26,20 +26,36 @@ func (e *Engine) KeyVersionFloor(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return s.keyVersionFloor(ctx, c.trusted)
+}
+
+// KeptKeyVersionFloor is KeyVersionFloor right after pr: the backups pr kept are the
+// trusted ones of the catalog it read, so the catalog is not read and checked again.
+func (e *Engine) KeptKeyVersionFloor(ctx context.Context, pr *PruneResult) (int, error) {
+	s, err := e.scoped()
+	if err != nil {
+		return 0, err
+	}
+	return s.keyVersionFloor(ctx, pr.kept)
+}
+
+// keyVersionFloor is KeyVersionFloor of the trusted manifests kept.
+func (e *Engine) keyVersionFloor(ctx context.Context, kept []*Manifest) (int, error) {
+	defer e.Timings.Begin("key-version-floor")()
 	floor := 0
 	lower := func(v int) {
 		if floor == 0 || v < floor {
 			floor = v
 		}
 	}
-	for _, m := range c.trusted {
+	for _, m := range kept {
 		v, err := vaultage.KeyVersion(m.Signature)
 		if err != nil {
 			return 0, fmt.Errorf("the signature of backup %s names no key version: %w", m.ID, err)
 		}
 		lower(v)
 		for _, o := range m.Objects {
-			v, err := s.objectKeyVersion(ctx, o.Name)
+			v, err := e.objectKeyVersion(ctx, o.Name)
 			if err != nil {
 				return 0, fmt.Errorf("reading the key version of %s of backup %s: %w", o.Name, m.ID, err)
 			}

@@ -16,11 +16,10 @@ func DumpCompressed(ctx context.Context, db Database, w io.Writer) (int64, error
 	if err != nil {
 		return 0, err
 	}
-	cw := &countWriter{w: zw}
+	cw := &compressor{zw: zw}
 	cmd := exec.CommandContext(ctx, db.tool("pg_dump"), "--format=custom", "--compress=0", "--no-password")
 	cmd.Env = db.env()
-	cmd.Stdout = cw
-	if err := runTool(ctx, cmd, "pg_dump", nil); err != nil {
+	if err := runToolInto(ctx, cmd, "pg_dump", nil, cw); err != nil {
 		zw.Close()
 		return cw.n, err
 	}

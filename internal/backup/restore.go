@@ -35,16 +35,20 @@ func (e *Engine) Restore(ctx context.Context, id string) (*RestoreResult, error)
 		return nil, err
 	}
 	start := e.now()
+	end := e.Timings.Begin("catalog")
 	m, ignored, err := e.trustedManifest(ctx, id)
+	end()
 	if err != nil {
 		return nil, err
 	}
+	end = e.Timings.Begin("target-check")
 	conn, err := e.DB.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	err = checkEmpty(ctx, conn, e.DB.Name)
 	conn.Close(context.WithoutCancel(ctx))
+	end()
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +57,10 @@ func (e *Engine) Restore(ctx context.Context, id string) (*RestoreResult, error)
 			return nil, err
 		}
 	}
-	if err := e.checkObjects(ctx, m); err != nil {
+	end = e.Timings.Begin("check-objects")
+	err = e.checkObjects(ctx, m)
+	end()
+	if err != nil {
 		return nil, fmt.Errorf("restore of backup %s refused, the target was not touched: %w", m.ID, err)
 	}
 	res := &RestoreResult{ID: m.ID, Size: m.Size(), IgnoredManifests: ignored}
@@ -99,11 +106,13 @@ func (e *Engine) restoreObjects(ctx context.Context, m *Manifest, db Database, d
 				}
 				undo = func() { emptyDir(dir) }
 			}
+			end := e.Timings.Begin("attachments-restore")
 			err := e.open(ctx, obj, false, func(r io.Reader) error {
 				st, err := extractTar(ctx, r, dir)
 				stats = &st
 				return err
 			})
+			end()
 			if err != nil {
 				undo()
 				return nil, fmt.Errorf("unpacking attachments (the folder was emptied again): %w", err)
@@ -122,6 +131,7 @@ func (e *Engine) restoreObjects(ctx context.Context, m *Manifest, db Database, d
 		undo()
 		return nil, fmt.Errorf("%w: backup %s has no database object", ErrIntegrity, m.ID)
 	}
+	end := e.Timings.Begin("pg_restore")
 	err := e.open(ctx, *database, false, func(r io.Reader) error {
 		// --single-transaction: a failure rolls everything back, leaving the database empty.
 		// Owners and grants are the target's, not the source's: a clone may use other roles.
@@ -131,6 +141,7 @@ func (e *Engine) restoreObjects(ctx context.Context, m *Manifest, db Database, d
 		cmd.Stdin = &killOnReadError{r: r, cmd: cmd}
 		return runTool(ctx, cmd, "pg_restore", e.ToolOutput)
 	})
+	end()
 	if err != nil {
 		undo()
 		return nil, fmt.Errorf("restoring the database (rolled back; attachments removed again): %w", err)

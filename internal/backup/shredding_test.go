@@ -140,11 +140,16 @@ func TestKeyVersionFloorFollowsPruning(t *testing.T) {
 	if floor, err := e.KeyVersionFloor(ctx); err != nil || floor != 1 {
 		t.Fatalf("floor %d (%v), want 1", floor, err)
 	}
-	if _, err := e.Prune(ctx, retention.Policy{KeepLast: 1}, time.Hour, time.Now()); err != nil {
+	pr, err := e.Prune(ctx, retention.Policy{KeepLast: 1}, time.Hour, time.Now())
+	if err != nil {
 		t.Fatal(err)
 	}
 	if floor, err := e.KeyVersionFloor(ctx); err != nil || floor != 3 {
 		t.Fatalf("floor after keeping the newest backup %d (%v), want 3", floor, err)
+	}
+	// The backup Job takes the floor from the prune's own catalog, without reading it again.
+	if floor, err := e.KeptKeyVersionFloor(ctx, pr); err != nil || floor != 3 {
+		t.Fatalf("floor of the backups the prune kept %d (%v), want 3", floor, err)
 	}
 	// A damaged header gives no floor at all rather than a wrong one.
 	list, _ := e.List(ctx)

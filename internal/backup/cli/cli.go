@@ -48,9 +48,12 @@ type config struct {
 	timeZone    string
 	scratchDir  string
 	debugOutput bool
+	timings     bool
+	cpuProfile  string
 }
 
-// debugOutput is where --debug-tool-output prints the programs' raw messages.
+// debugOutput is where --debug-tool-output prints the programs' raw messages, and
+// --timings the steps' durations.
 var debugOutput io.Writer = os.Stderr
 
 // Main runs subcommand with args (without the subcommand itself), writing its one-line JSON
@@ -59,7 +62,7 @@ var debugOutput io.Writer = os.Stderr
 // error is also returned; errors never contain secret values, nor personal data (rows,
 // file names: see backup.Failure).
 func Main(ctx context.Context, subcommand string, args []string, stdout io.Writer) error {
-	err := run(ctx, subcommand, args, stdout)
+	err := run(ctx, time.Now(), subcommand, args, stdout)
 	var printed *printedError
 	if errors.As(err, &printed) {
 		return printed.err
@@ -75,7 +78,8 @@ func Main(ctx context.Context, subcommand string, args []string, stdout io.Write
 	return err
 }
 
-func run(ctx context.Context, subcommand string, args []string, stdout io.Writer) error {
+// run is Main without the error line; started is when Main began, the origin of --timings.
+func run(ctx context.Context, started time.Time, subcommand string, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet(subcommand, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	o := envflag.New(fs, "BACKUP_")
@@ -84,6 +88,8 @@ func run(ctx context.Context, subcommand string, args []string, stdout io.Writer
 	c.vault.register(o)
 	o.String(&c.namespace, "instance-namespace", "", "namespace of the helpdesk instance", "POD_NAMESPACE")
 	o.String(&c.name, "instance-name", "", "name of the helpdesk instance")
+	o.Bool(&c.timings, "timings", false, "print how long each step took (Vault, destination, dump, upload, catalog...) to stderr when done; names and durations only")
+	o.String(&c.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the run to this file, for go tool pprof")
 	debugFlag := func() {
 		o.Bool(&c.debugOutput, "debug-tool-output", false, "print the raw messages of pg_dump, pg_restore and the drill's PostgreSQL server to stderr, for debugging; they can contain personal data (rows, values), so leave off in normal operation")
 	}
@@ -141,6 +147,18 @@ func run(ctx context.Context, subcommand string, args []string, stdout io.Writer
 	if subcommand == "verify" && c.scratchDir == "" {
 		return errors.New("verify: set --scratch-dir (BACKUP_SCRATCH_DIR) to a folder for the drill's throwaway PostgreSQL server, an emptyDir in the drill pod")
 	}
+	if c.cpuProfile != "" {
+		stop, err := startCPUProfile(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	var timings *backup.Timings
+	if c.timings {
+		timings = backup.NewTimings(started)
+		defer printTimings(debugOutput, subcommand, timings, started)
+	}
 	d, err := c.dest.build()
 	if err != nil {
 		return err
@@ -153,6 +171,7 @@ func run(ctx context.Context, subcommand string, args []string, stdout io.Writer
 		SkipDatabase:   c.noDatabase,
 		ScratchDir:     c.scratchDir,
 		DB:             backup.Database{BinDir: c.db.binDir},
+		Timings:        timings,
 	}
 	// The instance's folder is checked before any credential is used.
 	if _, err := e.Instance.Folder(); err != nil {
@@ -166,7 +185,10 @@ func run(ctx context.Context, subcommand string, args []string, stdout io.Writer
 			return err
 		}
 	}
-	if e.Transit, err = c.vault.build(ctx); err != nil {
+	endLogin := timings.Begin("vault-login")
+	e.Transit, err = c.vault.build(ctx)
+	endLogin()
+	if err != nil {
 		return err
 	}
 	switch subcommand {
@@ -215,7 +237,7 @@ func runBackup(ctx context.Context, e *backup.Engine, c config, stdout io.Writer
 		pr, err := e.Prune(ctx, c.policy, c.grace, time.Now())
 		if err != nil {
 			out["pruneError"] = clip(err.Error())
-		} else if floor, err := e.KeyVersionFloor(ctx); err != nil {
+		} else if floor, err := e.KeptKeyVersionFloor(ctx, pr); err != nil {
 			out["keyVersionError"] = clip(err.Error())
 		} else {
 			// The oldest key version a kept backup needs: crypto-shredding never trims it.

@@ -1,7 +1,8 @@
-// Command helpdesk-backup runs the backup subcommands on their own, for hack/bench-backup and
-// for debugging; the operator binary calls the same cli.Main. Two extra subcommands serve the
-// benchmark: pipeline (pg_dump through our zstd to stdout, no encryption or upload) and
-// mkbucket (create the S3 bucket named by the usual options).
+// Command helpdesk-backup holds hack/bench-backup's helpers, which are no part of the product:
+// pipeline (pg_dump through our zstd to stdout, no encryption or upload: the bench's
+// reference row) and mkbucket (create the S3 bucket named by the usual options). The backup
+// and restore the bench measures are the operator binary's (helpdesk-operator backup,
+// helpdesk-operator restore), as the Jobs run them.
 package main
 
 import (
@@ -16,7 +17,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintf(os.Stderr, "usage: helpdesk-backup %v|pipeline|mkbucket [flags]\n", cli.Subcommands)
+		fmt.Fprintln(os.Stderr, "usage: helpdesk-backup pipeline|mkbucket [flags] (backups and restores: helpdesk-operator backup|restore)")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -28,7 +29,7 @@ func main() {
 	case "mkbucket":
 		err = cli.MakeBucket(ctx, os.Args[2:])
 	default:
-		err = cli.Main(ctx, os.Args[1], os.Args[2:], os.Stdout)
+		err = fmt.Errorf("unknown subcommand %q: backups and restores are helpdesk-operator backup|restore", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "helpdesk-backup %s: %v\n", os.Args[1], err)
