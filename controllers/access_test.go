@@ -353,15 +353,16 @@ func TestGateKeepsItsLastConfigurationWhileItsSecretIsMissing(t *testing.T) {
 
 	// The Secret comes back: the new configuration is rendered and rolled out.
 	mustCreate(t, secret(ns, "oidc", map[string]string{"client-secret": clientSecretValue}))
+	// The Secret and then the Deployment are applied: the roll may come a request later.
 	eventually(t, wait, func() error {
 		if cfg := configOf(); !strings.Contains(cfg, `"idleTimeout": "45m0s"`) {
 			return fmt.Errorf("the gate still has the old configuration")
 		}
+		if hashOf() == rotated {
+			return fmt.Errorf("the new configuration did not roll the gate")
+		}
 		return nil
 	})
-	if hashOf() == rotated {
-		t.Error("the new configuration did not roll the gate")
-	}
 	markGateAvailable(t, inst)
 	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionAccessEnforced, metav1.ConditionTrue, v1alpha1.ReasonAccessEnforced))
 	for _, c := range inst.Status.Conditions {
