@@ -231,13 +231,7 @@ func (p *operatorProcess) saveMetrics(file string) error {
 		return err
 	}
 	defer resp.Body.Close()
-	f, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(f, resp.Body)
-	return err
+	return saveTo(file, resp.Body)
 }
 
 // profile saves a pprof profile of the manager (path e.g. "profile?seconds=30", "heap").
@@ -254,13 +248,7 @@ func (p *operatorProcess) profile(ctx context.Context, path, file string) error 
 	if resp.StatusCode != http.StatusOK {
 		return errors.New(resp.Status)
 	}
-	f, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(f, resp.Body)
-	return err
+	return saveTo(file, resp.Body)
 }
 
 // saveAPIMetrics saves the API server's whole /metrics text: its request durations by
@@ -271,13 +259,20 @@ func saveAPIMetrics(ctx context.Context, w *world, file string) error {
 		return err
 	}
 	defer body.Close()
+	return saveTo(file, body)
+}
+
+// saveTo writes body to file (the bench's profiles and metrics texts).
+func saveTo(file string, body io.Reader) error {
 	f, err := os.Create(file)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	_, err = io.Copy(f, body)
-	return err
+	if _, err := io.Copy(f, body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func apiMetrics(ctx context.Context, w *world) (io.ReadCloser, error) {
