@@ -82,6 +82,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "scale-bench: -operator is required")
 		os.Exit(2)
 	}
+	if c.profileDir != "" {
+		if err := os.MkdirAll(c.profileDir, 0o755); err != nil {
+			fmt.Fprintf(os.Stderr, "scale-bench: -profile-dir: %v\n", err)
+			os.Exit(2)
+		}
+	}
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel), zap.WriteTo(os.Stderr)))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -105,6 +111,13 @@ type row struct {
 	peakRSS, settledRSS      int64
 	loadBaseline, loadOp     float64
 	kindsMismatch            string
+}
+
+// keptOrSaid says when a profile or metrics file could not be saved (the run goes on).
+func keptOrSaid(err error) {
+	if err != nil {
+		logf("could not save a profile or metrics file: %v", err)
+	}
 }
 
 func logf(format string, args ...any) {
@@ -154,7 +167,7 @@ func measureBaseline(ctx context.Context, c config, n int, r *row) (map[string]i
 	}
 	r.baseline, r.baselineWrites = res.elapsed, res.writes
 	if c.profileDir != "" {
-		_ = saveAPIMetrics(ctx, w, filepath.Join(c.profileDir, fmt.Sprintf("apiserver-baseline-%d.txt", n)))
+		keptOrSaid(saveAPIMetrics(ctx, w, filepath.Join(c.profileDir, fmt.Sprintf("apiserver-baseline-%d.txt", n))))
 	}
 	logf("N=%d baseline: %.2fs, %d API writes, children per kind %v", n, res.elapsed.Seconds(), res.writes, res.perKind)
 	return res.perKind, nil
@@ -230,8 +243,8 @@ func measureOperator(ctx context.Context, c config, n int, kinds map[string]int,
 	}
 	m1, _ := op.scrape()
 	if c.profileDir != "" {
-		_ = op.saveMetrics(filepath.Join(c.profileDir, fmt.Sprintf("metrics-converge-%d.txt", n)))
-		_ = saveAPIMetrics(ctx, w, filepath.Join(c.profileDir, fmt.Sprintf("apiserver-converge-%d.txt", n)))
+		keptOrSaid(op.saveMetrics(filepath.Join(c.profileDir, fmt.Sprintf("metrics-converge-%d.txt", n))))
+		keptOrSaid(saveAPIMetrics(ctx, w, filepath.Join(c.profileDir, fmt.Sprintf("apiserver-converge-%d.txt", n))))
 	}
 	a1, _ := apiWrites(ctx, w)
 	r.opWrites = m1.writes - m0.writes
@@ -287,7 +300,7 @@ func measureOperator(ctx context.Context, c config, n int, kinds map[string]int,
 	op.mu.Unlock()
 	r.logins = proxy.logins.Load()
 	if c.profileDir != "" {
-		_ = op.profile(ctx, "heap", filepath.Join(c.profileDir, fmt.Sprintf("heap-%d.pprof", n)))
+		keptOrSaid(op.profile(ctx, "heap", filepath.Join(c.profileDir, fmt.Sprintf("heap-%d.pprof", n))))
 	}
 	logf("N=%d memory: peak RSS %d MiB, after the change %d MiB; Vault logins in the manager's life: %d", n, r.peakRSS>>20, r.settledRSS>>20, r.logins)
 	return nil
@@ -447,9 +460,10 @@ func loadAverage() (float64, error) {
 func report(c config, rows []row) {
 	fmt.Println("scale-bench: the manager's informer cache holds: the five helpdesk kinds in full; every child kind (Cluster, Deployment, Job, CronJob,")
 	fmt.Println("scale-bench: Service, ServiceAccount, ConfigMap, Ingress, NetworkPolicy, PodDisruptionBudget) only when labelled")
-	fmt.Println("scale-bench: app.kubernetes.io/managed-by=helpdesk-operator; ConfigMaps, Services, ServiceAccounts, NetworkPolicies and")
-	fmt.Println("scale-bench: PodDisruptionBudgets as metadata only; Secrets and PersistentVolumeClaims (policies name them) as metadata only, never")
-	fmt.Println("scale-bench: Secret data; no object keeps its managedFields, nor a Deployment, Job or CronJob its pod template;")
+	fmt.Println("scale-bench: app.kubernetes.io/managed-by=helpdesk-operator; ConfigMaps, Services, ServiceAccounts, NetworkPolicies,")
+	fmt.Println("scale-bench: PodDisruptionBudgets and CronJobs as metadata only; Secrets and PersistentVolumeClaims (policies name them) as")
+	fmt.Println("scale-bench: metadata only, never Secret data; no object keeps its managedFields, nor a Deployment or Job its pod template")
+	fmt.Println("scale-bench: or selector, nor a Cluster more than its readiness; repeated metadata strings are shared;")
 	memLimit := c.memoryLimit
 	if memLimit == "" {
 		memLimit = "unset (the chart sets it to the container's memory limit)"
