@@ -1,12 +1,14 @@
 package controllers
 
 import (
+	cnpgv1 "github.com/cloudnative-pg/api/pkg/api/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -18,7 +20,7 @@ import (
 // creates is cached only with the operator's managed-by label, so its memory follows the
 // number of helpdesks, not the size of the cluster, and it never holds other workloads'
 // objects. The kinds ssa.MetadataOnly names (Secrets, ConfigMaps, PersistentVolumeClaims,
-// Services, ServiceAccounts, NetworkPolicies, PodDisruptionBudgets) are cached as
+// Services, ServiceAccounts, NetworkPolicies, PodDisruptionBudgets, CronJobs) are cached as
 // metadata only: no Secret data, and no spec no controller reads. With watchNamespaces set, everything is
 // limited to those namespaces (the operator then needs Roles only there). optional are
 // the kinds of other projects whose CRDs are installed (InstalledOptionalKinds:
@@ -54,22 +56,32 @@ func InstalledExposureKinds(mapper meta.RESTMapper) []client.Object {
 }
 
 // trimForCache drops from an object, before it is cached, what no controller reads: every
-// object's managedFields, and the pod templates of Deployments, Jobs and CronJobs (the
-// controllers read their status, metadata and a Deployment's replicas; what the pods run
-// is in the desired objects they apply). The two were more than half the cache, about
-// 70 KiB per instance. Read a child's pod template with the API reader, never from the
-// cache.
+// object's managedFields, the pod templates and selectors of Deployments and Jobs and a
+// Deployment's conditions (the controllers read their status, metadata and
+// a Deployment's replicas; what the pods run is in the desired objects they apply), and
+// all of a CloudNativePG Cluster but its metadata and the status the database phase reads.
+// The metadata strings objects repeat are shared (cacheStrings). Read anything else of
+// these kinds with the API reader, never from the cache.
 func trimForCache(in any) (any, error) {
 	if obj, err := meta.Accessor(in); err == nil && obj.GetManagedFields() != nil {
 		obj.SetManagedFields(nil)
 	}
+	if accessor, ok := in.(metav1.ObjectMetaAccessor); ok {
+		if objectMeta, ok := accessor.GetObjectMeta().(*metav1.ObjectMeta); ok {
+			cacheStrings.shareMetadata(objectMeta)
+		}
+	}
 	switch obj := in.(type) {
 	case *appsv1.Deployment:
 		obj.Spec.Template = corev1.PodTemplateSpec{}
+		obj.Spec.Selector = nil
+		obj.Status.Conditions = nil
 	case *batchv1.Job:
 		obj.Spec.Template = corev1.PodTemplateSpec{}
-	case *batchv1.CronJob:
-		obj.Spec.JobTemplate.Spec.Template = corev1.PodTemplateSpec{}
+		obj.Spec.Selector = nil
+	case *cnpgv1.Cluster:
+		obj.Spec = cnpgv1.ClusterSpec{}
+		obj.Status = cnpgv1.ClusterStatus{Conditions: obj.Status.Conditions, ReadyInstances: obj.Status.ReadyInstances, Phase: obj.Status.Phase}
 	}
 	return in, nil
 }

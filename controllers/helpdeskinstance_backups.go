@@ -62,16 +62,17 @@ func (r *HelpdeskInstanceReconciler) deleteStaleBackupObjects(ctx context.Contex
 	// One selector per List: a second label option would replace the first.
 	selector := resources.InstanceSelector(inst)
 	selector[resources.LabelComponent] = resources.ComponentBackup
-	cronJobs := &batchv1.CronJobList{}
+	cronJobs := ssa.MetadataList(batchv1.SchemeGroupVersion.WithKind("CronJobList"))
 	if err := r.List(ctx, cronJobs, client.InNamespace(inst.Namespace), ofInstance(inst), client.MatchingLabels(selector)); err != nil {
 		return err
 	}
 	stale := map[string]client.Object{}
 	for i := range cronJobs.Items {
+		cronJobs.Items[i].SetGroupVersionKind(batchv1.SchemeGroupVersion.WithKind("CronJob"))
 		stale["CronJob/"+cronJobs.Items[i].Name] = &cronJobs.Items[i]
 	}
 	// The restore's egress policy belongs to the restore phase.
-	notRestore, err := labels.Parse(fmt.Sprintf("%s=%s,%s,%s!=%s", resources.LabelHelpdeskInstance, resources.NamesFor(inst).InstanceLabel,
+	notRestore, err := labels.Parse(fmt.Sprintf("%s=%s,%s,%s!=%s", resources.LabelHelpdeskInstance, resources.InstanceLabel(inst),
 		resources.LabelBackupPolicy, resources.LabelBackupRun, resources.BackupRunRestore))
 	if err != nil {
 		return err

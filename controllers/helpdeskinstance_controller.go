@@ -282,7 +282,7 @@ const childInstanceIndex = ".metadata.labels.instance"
 
 // ofInstance lists only inst's children among those indexed by childInstanceIndex.
 func ofInstance(inst *v1alpha1.HelpdeskInstance) client.MatchingFields {
-	return client.MatchingFields{childInstanceIndex: resources.NamesFor(inst).InstanceLabel}
+	return client.MatchingFields{childInstanceIndex: resources.InstanceLabel(inst)}
 }
 
 func instanceLabel(obj client.Object) []string {
@@ -394,7 +394,8 @@ func (r *HelpdeskInstanceReconciler) SetupWithManager(ctx context.Context, mgr c
 	}); err != nil {
 		return fmt.Errorf("indexing instances by restore source: %w", err)
 	}
-	for _, obj := range []client.Object{&batchv1.Job{}, &batchv1.CronJob{}, ssa.Metadata(networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"))} {
+	for _, obj := range []client.Object{&batchv1.Job{}, ssa.Metadata(batchv1.SchemeGroupVersion.WithKind("CronJob")),
+		ssa.Metadata(networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"))} {
 		if err := mgr.GetFieldIndexer().IndexField(ctx, obj, childInstanceIndex, instanceLabel); err != nil {
 			return fmt.Errorf("indexing %T by instance: %w", obj, err)
 		}
@@ -420,7 +421,7 @@ func (r *HelpdeskInstanceReconciler) SetupWithManager(ctx context.Context, mgr c
 		For(&v1alpha1.HelpdeskInstance{}).
 		Owns(&appsv1.Deployment{}, changed).
 		Owns(&batchv1.Job{}, changed).
-		Owns(&batchv1.CronJob{}, changed).
+		Owns(&batchv1.CronJob{}, builder.OnlyMetadata, changed).
 		Owns(&corev1.Service{}, builder.OnlyMetadata, changed).
 		Owns(&corev1.ServiceAccount{}, builder.OnlyMetadata, changed).
 		Owns(&corev1.PersistentVolumeClaim{}, builder.OnlyMetadata, changed).

@@ -136,7 +136,7 @@ func (r *HelpdeskInstanceReconciler) shreddingBasisFor(ctx context.Context, inst
 		return nil, nil
 	}
 	retention := &v1alpha1.RetentionPolicy{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: inst.Spec.RetentionPolicyRef.Name}, retention); err != nil {
+	if err := readPolicy(ctx, r.Client, client.ObjectKey{Namespace: inst.Namespace, Name: inst.Spec.RetentionPolicyRef.Name}, retention); err != nil {
 		return nil, client.IgnoreNotFound(err)
 	}
 	if hold := retention.Spec.LegalHold; hold != nil && hold.Enabled {
@@ -149,7 +149,7 @@ func (r *HelpdeskInstanceReconciler) shreddingBasisFor(ctx context.Context, inst
 	if backups.Spec.Retention.MaxAge == nil {
 		return nil, nil
 	}
-	floor := retainedKeyFloor(&backups.Status, resources.NamesFor(inst).InstanceLabel)
+	floor := retainedKeyFloor(&backups.Status, resources.InstanceLabel(inst))
 	if floor == 0 {
 		return nil, nil
 	}

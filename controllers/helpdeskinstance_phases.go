@@ -39,7 +39,7 @@ func (r *HelpdeskInstanceReconciler) reconcilePolicyReferences(ctx context.Conte
 		if ref.ref == nil {
 			continue
 		}
-		err := r.Get(ctx, client.ObjectKey{Namespace: scope.inst.Namespace, Name: ref.ref.Name}, ref.obj)
+		err := readPolicy(ctx, r.Client, client.ObjectKey{Namespace: scope.inst.Namespace, Name: ref.ref.Name}, ref.obj)
 		switch {
 		case apierrors.IsNotFound(err):
 			scope.report(v1alpha1.ReasonPolicyNotFound, fmt.Sprintf("%s names %s %q, which does not exist", ref.field, ref.kind, ref.ref.Name))

@@ -15,6 +15,7 @@ import (
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 	"github.com/privatedesk/helpdesk-operator/internal/appprofile"
 	"github.com/privatedesk/helpdesk-operator/internal/resources"
+	"github.com/privatedesk/helpdesk-operator/internal/ssa"
 )
 
 // retentionProfiles returns what retention means for an application; tests replace it.
@@ -64,7 +65,7 @@ func (r *HelpdeskInstanceReconciler) reconcileRetention(ctx context.Context, sco
 	var desired *batchv1.CronJob
 	if ref := inst.Spec.RetentionPolicyRef; ref != nil {
 		policy := &v1alpha1.RetentionPolicy{}
-		err := r.Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: ref.Name}, policy)
+		err := readPolicy(ctx, r.Client, client.ObjectKey{Namespace: inst.Namespace, Name: ref.Name}, policy)
 		switch {
 		case apierrors.IsNotFound(err):
 			// reconcilePolicyReferences already reports the dangling reference.
@@ -95,12 +96,13 @@ func (r *HelpdeskInstanceReconciler) reconcileRetention(ctx context.Context, sco
 func (r *HelpdeskInstanceReconciler) deleteStaleRetention(ctx context.Context, inst *v1alpha1.HelpdeskInstance, keep *batchv1.CronJob) error {
 	selector := resources.InstanceSelector(inst)
 	selector[resources.LabelComponent] = resources.ComponentRetention
-	cronJobs := &batchv1.CronJobList{}
+	cronJobs := ssa.MetadataList(batchv1.SchemeGroupVersion.WithKind("CronJobList"))
 	if err := r.List(ctx, cronJobs, client.InNamespace(inst.Namespace), ofInstance(inst), client.MatchingLabels(selector)); err != nil {
 		return err
 	}
 	for i := range cronJobs.Items {
 		cj := &cronJobs.Items[i]
+		cj.SetGroupVersionKind(batchv1.SchemeGroupVersion.WithKind("CronJob"))
 		if (keep != nil && cj.Name == keep.Name) || !metav1.IsControlledBy(cj, inst) {
 			continue
 		}

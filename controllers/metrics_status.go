@@ -112,8 +112,9 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// Read, never changed: no copy of every instance and policy per scrape.
 	instances := &v1alpha1.HelpdeskInstanceList{}
-	if err := reader.List(ctx, instances); err == nil {
+	if err := reader.List(ctx, instances, client.UnsafeDisableDeepCopy); err == nil {
 		seen := map[types.UID]bool{}
 		for i := range instances.Items {
 			seen[instances.Items[i].UID] = true
@@ -127,7 +128,7 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		})
 	}
 	policies := &v1alpha1.BackupPolicyList{}
-	if err := reader.List(ctx, policies); err == nil {
+	if err := reader.List(ctx, policies, client.UnsafeDisableDeepCopy); err == nil {
 		for i := range policies.Items {
 			collectBackupPolicy(ch, &policies.Items[i], now())
 		}
@@ -146,7 +147,7 @@ func boolValue(b bool) float64 {
 }
 
 func (c *statusCollector) collectInstance(ch chan<- prometheus.Metric, inst *v1alpha1.HelpdeskInstance) {
-	ns, name := inst.Namespace, resources.NamesFor(inst).InstanceLabel
+	ns, name := inst.Namespace, resources.InstanceLabel(inst)
 	gauge(ch, descInstanceInfo, 1, ns, name, string(inst.Spec.App.Profile), inst.Spec.Hostname)
 	gauge(ch, descInstanceReady, boolValue(meta.IsStatusConditionTrue(inst.Status.Conditions, v1alpha1.ConditionReady)), ns, name)
 	for _, cond := range inst.Status.Conditions {

@@ -112,7 +112,7 @@ func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	labelled := builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetLabels()[resources.LabelRetentionPolicy] != "" }))
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.RetentionPolicy{}, specChanged).
-		Watches(&batchv1.CronJob{}, summarizeLater(retentionObjectPolicy(c)), labelled).
+		Watches(&batchv1.CronJob{}, summarizeLater(retentionObjectPolicy(c)), builder.OnlyMetadata, labelled).
 		Watches(&batchv1.Job{}, summarizeLater(retentionObjectPolicy(c)), labelled).
 		Watches(&v1alpha1.HelpdeskInstance{}, summarizeLater(referencedRetentionPolicy)).
 		Watches(&v1alpha1.BackupPolicy{}, handler.EnqueueRequestsFromMapFunc(otherPolicies(c, "BackupPolicy", func(i *v1alpha1.HelpdeskInstance) *v1alpha1.LocalObjectReference {

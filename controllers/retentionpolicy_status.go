@@ -16,6 +16,7 @@ import (
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 	"github.com/privatedesk/helpdesk-operator/internal/resources"
+	"github.com/privatedesk/helpdesk-operator/internal/ssa"
 )
 
 // retentionResult is the one-line JSON result of `helpdesk-operator retention`
@@ -78,7 +79,7 @@ func (r *RetentionPolicyReconciler) observe(ctx context.Context, policy *v1alpha
 		return nil, err
 	}
 	label := client.MatchingLabels{resources.LabelRetentionPolicy: resources.RetentionPolicyLabel(policy.Name)}
-	cronJobs := &batchv1.CronJobList{}
+	cronJobs := ssa.MetadataList(batchv1.SchemeGroupVersion.WithKind("CronJobList"))
 	if err := r.List(ctx, cronJobs, client.InNamespace(policy.Namespace), label); err != nil {
 		return nil, err
 	}
@@ -146,7 +147,7 @@ func runEnd(run *v1alpha1.RetentionRunStatus) time.Time {
 // newRuns are the runs on inst that finished after last, oldest first. A Job is only
 // finished once its pods terminated, so its pods are read now, once.
 func (r *RetentionPolicyReconciler) newRuns(ctx context.Context, inst *v1alpha1.HelpdeskInstance, jobs []batchv1.Job, last *v1alpha1.RetentionRunStatus) ([]*v1alpha1.RetentionRunStatus, error) {
-	instanceLabel := resources.NamesFor(inst).InstanceLabel
+	instanceLabel := resources.InstanceLabel(inst)
 	var finishedRuns []finishedRun
 	for i := range jobs {
 		job := &jobs[i]

@@ -34,10 +34,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := mgr.Add(vaultClient); err != nil {
 		return err
 	}
+	applies, err := ssa.NewMetadataClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return fmt.Errorf("building the client that applies objects: %w", err)
+	}
 	instances := &HelpdeskInstanceReconciler{
 		Client:      c,
 		APIReader:   apiReader,
-		Applier:     ssa.NewApplier(c, FieldManager),
+		Applier:     ssa.NewApplier(c, applies, FieldManager),
 		Vault:       vaultClient,
 		Resources:   opts.Resources,
 		Recorder:    mgr.GetEventRecorder(FieldManager),
@@ -57,7 +61,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := (&RetentionPolicyReconciler{Client: c, APIReader: apiReader, Now: time.Now, Recorder: mgr.GetEventRecorder(FieldManager), Workers: opts.PolicyWorkers}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the RetentionPolicy controller: %w", err)
 	}
-	if err := (&DataSubjectRequestReconciler{Client: c, APIReader: apiReader, Applier: ssa.NewApplier(c, FieldManager), Resources: opts.Resources,
+	if err := (&DataSubjectRequestReconciler{Client: c, APIReader: apiReader, Applier: ssa.NewApplier(c, applies, FieldManager), Resources: opts.Resources,
 		Recorder: mgr.GetEventRecorder(FieldManager), Now: time.Now, Workers: opts.PolicyWorkers}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the DataSubjectRequest controller: %w", err)
 	}

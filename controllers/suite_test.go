@@ -156,8 +156,12 @@ func setupForTest(ctx context.Context, mgr ctrl.Manager, env *envtest.Environmen
 	testResources.OperatorImage = "registry.example.com/helpdesk-operator:test"
 	testResources.Images = map[v1alpha1.AppProfile]string{v1alpha1.AppProfileHelpy: "registry.example.com/helpy:test"}
 	testResources.Vault.Address = vaultSrv.Addr
+	applies, err := ssa.NewMetadataClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return err
+	}
 	instances := &HelpdeskInstanceReconciler{
-		Client: c, APIReader: reader, Applier: ssa.NewApplier(c, FieldManager), Vault: vaultClient, Resources: testResources, Recorder: recorder,
+		Client: c, APIReader: reader, Applier: ssa.NewApplier(c, applies, FieldManager), Vault: vaultClient, Resources: testResources, Recorder: recorder,
 		VaultStates: newVaultStates(time.Hour, vaultClock.Now),
 		KeyTrims:    newKeyTrimChecks(testClock.Now), RetentionProfiles: testRetentionProfiles,
 	}
@@ -170,7 +174,7 @@ func setupForTest(ctx context.Context, mgr ctrl.Manager, env *envtest.Environmen
 	if err := (&RetentionPolicyReconciler{Client: c, APIReader: reader, Now: testClock.Now, Recorder: recorder, RetentionProfiles: testRetentionProfiles}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	if err := (&DataSubjectRequestReconciler{Client: c, APIReader: reader, Applier: ssa.NewApplier(c, FieldManager), Resources: testResources,
+	if err := (&DataSubjectRequestReconciler{Client: c, APIReader: reader, Applier: ssa.NewApplier(c, applies, FieldManager), Resources: testResources,
 		Recorder: recorder, Now: testClock.Now, RetentionProfiles: testRetentionProfiles}).SetupWithManager(ctx, mgr); err != nil {
 		return err
 	}

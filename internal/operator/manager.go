@@ -54,8 +54,8 @@ func (f *ManagerFlags) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.LeaderElectionID, "leader-election-id", "helpdesk-operator.privatedesk.io", "Name of the Lease the replicas elect a leader with.")
 	fs.StringVar(&f.LeaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; empty is the operator's own namespace.")
 	fs.Float64Var(&f.QPS, "kube-api-qps", 200,
-		"Sustained requests per second the manager sends the API server (about 45 writes bring up one instance, none keep it); negative leaves the limit to the API server's priority and fairness alone.")
-	fs.IntVar(&f.Burst, "kube-api-burst", 400, "Requests the manager may send the API server in a burst above --kube-api-qps.")
+		"Sustained requests per second the manager may send the API server for each kind of object (client-go limits each of its REST clients, one per kind, and one for the applies; about 45 writes bring up one instance, none keep it); negative leaves the limit to the API server's priority and fairness alone.")
+	fs.IntVar(&f.Burst, "kube-api-burst", 400, "Requests the manager may send the API server in a burst above --kube-api-qps, for each kind of object as --kube-api-qps.")
 	fs.DurationVar(&f.SyncPeriod, "cache-sync-period", 10*time.Hour,
 		"How often the informers hand every cached object to the controllers again (a full resync), plus up to a tenth for spread; an unchanged instance's resync writes nothing and asks Vault nothing.")
 	fs.StringVar(&f.PprofAddress, "pprof-bind-address", "", "Address net/http/pprof is served on, for profiling (e.g. 127.0.0.1:6060); empty serves none.")

@@ -50,20 +50,20 @@ const (
 
 // Labels are the labels of a child object of inst.
 func Labels(inst *v1alpha1.HelpdeskInstance, prof appprofile.Profile, opts Options, component string) map[string]string {
-	n := NamesFor(inst)
+	instance := InstanceLabel(inst)
 	return map[string]string{
 		LabelName:             prof.Name,
-		LabelInstance:         n.InstanceLabel,
+		LabelInstance:         instance,
 		LabelComponent:        component,
 		LabelManagedBy:        opts.ManagedBy,
 		LabelPartOf:           PartOf,
-		LabelHelpdeskInstance: n.InstanceLabel,
+		LabelHelpdeskInstance: instance,
 	}
 }
 
 // InstanceSelector selects every pod of inst.
 func InstanceSelector(inst *v1alpha1.HelpdeskInstance) map[string]string {
-	return map[string]string{LabelHelpdeskInstance: NamesFor(inst).InstanceLabel}
+	return map[string]string{LabelHelpdeskInstance: InstanceLabel(inst)}
 }
 
 // SelectorLabels select the pods of inst that have a network role. They never change
@@ -71,7 +71,7 @@ func InstanceSelector(inst *v1alpha1.HelpdeskInstance) map[string]string {
 // profile nor the operator's name.
 func SelectorLabels(inst *v1alpha1.HelpdeskInstance, role string) map[string]string {
 	return map[string]string{
-		LabelHelpdeskInstance: NamesFor(inst).InstanceLabel,
+		LabelHelpdeskInstance: InstanceLabel(inst),
 		LabelHelpdeskRole:     role,
 	}
 }

@@ -54,6 +54,10 @@ type Names struct {
 	base string
 }
 
+// InstanceLabel is the value of inst's instance labels: NamesFor(inst).InstanceLabel
+// without the other names (the labels of every child need only this one).
+func InstanceLabel(inst *v1alpha1.HelpdeskInstance) string { return labelValue(inst.Name) }
+
 // NamesFor returns the child names of inst.
 func NamesFor(inst *v1alpha1.HelpdeskInstance) Names {
 	name := inst.Name
