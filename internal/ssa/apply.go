@@ -67,8 +67,9 @@ func NewApplier(c client.Client, m metadata.Interface, fieldManager string) *App
 	return &Applier{client: c, metadata: m, fieldManager: fieldManager, now: time.Now, applied: map[string]record{}}
 }
 
-// NewMetadataClient is the client NewApplier sends applies through, sharing the manager's
-// connections (httpClient) and, through cfg's RateLimiter when set, its request budget.
+// NewMetadataClient is the client NewApplier sends applies through, over the manager's
+// connections (httpClient); like each of the manager's REST clients it gets cfg's QPS and
+// burst as its own budget. It also keeps Secret data out of the answers the manager reads.
 func NewMetadataClient(cfg *rest.Config, httpClient *http.Client) (metadata.Interface, error) {
 	return metadata.NewForConfigAndClient(metadata.ConfigFor(cfg), httpClient)
 }
