@@ -67,9 +67,8 @@ func (r *HelpdeskInstanceReconciler) deleteStaleBackupObjects(ctx context.Contex
 		return err
 	}
 	stale := map[string]client.Object{}
-	for i := range cronJobs.Items {
-		cronJobs.Items[i].SetGroupVersionKind(batchv1.SchemeGroupVersion.WithKind("CronJob"))
-		stale["CronJob/"+cronJobs.Items[i].Name] = &cronJobs.Items[i]
+	for _, cronJob := range ssa.MetadataItems(cronJobs) {
+		stale["CronJob/"+cronJob.Name] = cronJob
 	}
 	// The restore's egress policy belongs to the restore phase.
 	notRestore, err := labels.Parse(fmt.Sprintf("%s=%s,%s,%s!=%s", resources.LabelHelpdeskInstance, resources.InstanceLabel(inst),
@@ -81,9 +80,8 @@ func (r *HelpdeskInstanceReconciler) deleteStaleBackupObjects(ctx context.Contex
 	if err := r.List(ctx, policies, client.InNamespace(inst.Namespace), ofInstance(inst), client.MatchingLabelsSelector{Selector: notRestore}); err != nil {
 		return err
 	}
-	for i := range policies.Items {
-		policies.Items[i].SetGroupVersionKind(networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"))
-		stale["NetworkPolicy/"+policies.Items[i].Name] = &policies.Items[i]
+	for _, policy := range ssa.MetadataItems(policies) {
+		stale["NetworkPolicy/"+policy.Name] = policy
 	}
 	for key, obj := range stale {
 		if keep[key] || !metav1.IsControlledBy(obj, inst) {

@@ -100,9 +100,7 @@ func (r *HelpdeskInstanceReconciler) deleteStaleRetention(ctx context.Context, i
 	if err := r.List(ctx, cronJobs, client.InNamespace(inst.Namespace), ofInstance(inst), client.MatchingLabels(selector)); err != nil {
 		return err
 	}
-	for i := range cronJobs.Items {
-		cj := &cronJobs.Items[i]
-		cj.SetGroupVersionKind(batchv1.SchemeGroupVersion.WithKind("CronJob"))
+	for _, cj := range ssa.MetadataItems(cronJobs) {
 		if (keep != nil && cj.Name == keep.Name) || !metav1.IsControlledBy(cj, inst) {
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -224,8 +225,8 @@ func (a *Applier) current(ctx context.Context, desired client.Object) (client.Ob
 // only whether the object is still as it was applied (unchanged): Services,
 // ServiceAccounts, NetworkPolicies (seven per instance, the largest part of the cache),
 // PodDisruptionBudgets and CronJobs (the controllers list them by label to delete stale
-// ones and read the Jobs they ran, never the CronJobs' own spec or status). One informer per kind: a typed read of one of these would
-// start a second, full one.
+// ones and read the Jobs they ran, never the CronJobs' own spec or status). One informer
+// per kind: a typed read of one of these would start a second, full one.
 func metadataKind(obj client.Object) (schema.GroupVersionKind, bool) {
 	switch obj.(type) {
 	case *corev1.Secret:
@@ -260,6 +261,20 @@ func Metadata(gvk schema.GroupVersionKind) *metav1.PartialObjectMetadata {
 	meta := &metav1.PartialObjectMetadata{}
 	meta.SetGroupVersionKind(gvk)
 	return meta
+}
+
+// MetadataItems are the items of a list MetadataList made and a List filled, each with
+// its kind (the list's, less "List"): they come without one, and reading or deleting one
+// needs it.
+func MetadataItems(list *metav1.PartialObjectMetadataList) []*metav1.PartialObjectMetadata {
+	gvk := list.GroupVersionKind()
+	gvk.Kind = strings.TrimSuffix(gvk.Kind, "List")
+	items := make([]*metav1.PartialObjectMetadata, len(list.Items))
+	for i := range list.Items {
+		list.Items[i].SetGroupVersionKind(gvk)
+		items[i] = &list.Items[i]
+	}
+	return items
 }
 
 // MetadataList is an empty metadata-only list of kind gvk (e.g. NetworkPolicyList).

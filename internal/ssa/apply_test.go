@@ -66,3 +66,18 @@ func TestUnchanged(t *testing.T) {
 		})
 	}
 }
+
+// TestMetadataItems: each item gets the list's kind without "List", and is the list's own.
+func TestMetadataItems(t *testing.T) {
+	list := MetadataList(corev1.SchemeGroupVersion.WithKind("ServiceList"))
+	list.Items = []metav1.PartialObjectMetadata{{ObjectMeta: metav1.ObjectMeta{Name: "a"}}, {ObjectMeta: metav1.ObjectMeta{Name: "b"}}}
+	items := MetadataItems(list)
+	if len(items) != 2 || items[1] != &list.Items[1] {
+		t.Fatalf("items %v are not the list's", items)
+	}
+	for _, item := range items {
+		if gvk := item.GroupVersionKind(); gvk != corev1.SchemeGroupVersion.WithKind("Service") {
+			t.Errorf("%s has kind %v, want v1 Service", item.Name, gvk)
+		}
+	}
+}
