@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"reflect"
 	"slices"
 	"strings"
@@ -26,7 +25,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -42,7 +40,7 @@ const recordTTL = 10 * time.Hour
 // exactly as it was left, and a hand edit (which moves the resourceVersion) is put back.
 type Applier struct {
 	client       client.Client
-	metadata     metadata.Interface
+	metadata     *MetadataClient
 	fieldManager string
 	now          func() time.Time
 
@@ -64,15 +62,8 @@ type record struct {
 // with the object's metadata only: all the Applier keeps of the answer, where the whole
 // object was a third of what an apply cost the manager and its encoding a share of the
 // API server's work.
-func NewApplier(c client.Client, m metadata.Interface, fieldManager string) *Applier {
+func NewApplier(c client.Client, m *MetadataClient, fieldManager string) *Applier {
 	return &Applier{client: c, metadata: m, fieldManager: fieldManager, now: time.Now, applied: map[string]record{}}
-}
-
-// NewMetadataClient is the client NewApplier sends applies through, over the manager's
-// connections (httpClient); like each of the manager's REST clients it gets cfg's QPS and
-// burst as its own budget. It also keeps Secret data out of the answers the manager reads.
-func NewMetadataClient(cfg *rest.Config, httpClient *http.Client) (metadata.Interface, error) {
-	return metadata.NewForConfigAndClient(metadata.ConfigFor(cfg), httpClient)
 }
 
 // FieldManager is the name the Applier writes as.
@@ -135,9 +126,13 @@ func (a *Applier) send(ctx context.Context, gvk schema.GroupVersionKind, obj *un
 	if err != nil {
 		return nil, err
 	}
-	var resource metadata.ResourceInterface = a.metadata.Resource(mapping.Resource)
+	getter, err := a.metadata.Resource(mapping.Resource)
+	if err != nil {
+		return nil, err
+	}
+	var resource metadata.ResourceInterface = getter
 	if mapping.Scope.Name() == apimeta.RESTScopeNameNamespace {
-		resource = a.metadata.Resource(mapping.Resource).Namespace(obj.GetNamespace())
+		resource = getter.Namespace(obj.GetNamespace())
 	}
 	return resource.Patch(ctx, obj.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: a.fieldManager, Force: ptr.To(true)})
 }
