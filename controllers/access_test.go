@@ -510,8 +510,9 @@ func keysOf(m map[string]any) []string {
 
 // TestAppSettingsAreWrittenByAJobAndRollTheApp: the extension allow-list and reCAPTCHA go
 // to Helpy's settings through a Job of the operator's binary once the database is
-// migrated; the parts are enforced when it succeeded, and only then do the app pods roll.
-// New values make a new Job; the old one goes once the new one succeeded.
+// migrated; the parts are enforced when it succeeded. The app's first start waits for
+// them; later values roll the running app only once they are written. New values make a
+// new Job; the old one goes once the new one succeeded.
 func TestAppSettingsAreWrittenByAJobAndRollTheApp(t *testing.T) {
 	ns := newNamespace(t)
 	mustCreate(t, secret(ns, "captcha", map[string]string{"secret-key": "captcha-private-key-never-shown"}))
@@ -547,7 +548,6 @@ func TestAppSettingsAreWrittenByAJobAndRollTheApp(t *testing.T) {
 		t.Fatalf("%d settings Jobs before the migration", n)
 	}
 	completeMigration(t, inst)
-	markDeploymentAvailable(t, inst, 1)
 	var job batchv1.Job
 	eventually(t, wait, func() error {
 		jobs := settingsJobs()
@@ -572,21 +572,24 @@ func TestAppSettingsAreWrittenByAJobAndRollTheApp(t *testing.T) {
 	if job.Spec.Template.Labels[resources.LabelHelpdeskRole] != resources.RoleJob {
 		t.Errorf("the settings pods are not under the jobs' NetworkPolicy: %v", job.Spec.Template.Labels)
 	}
+
+	// The app does not start before its settings are written.
+	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionAppReady, metav1.ConditionFalse, v1alpha1.ReasonWaitingForSettings))
+	settle(t)
 	deployment := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.NamesFor(inst).App}}
+	if err := get(deployment); !apierrors.IsNotFound(err) {
+		t.Fatalf("the app's Deployment exists before its settings were written (err %v)", err)
+	}
+	now := time.Now()
+	finishJob(t, &job, now, now, true)
+	markDeploymentAvailable(t, inst, 1)
 	hashOf := func() string {
 		if err := get(deployment); err != nil {
 			t.Fatal(err)
 		}
 		return deployment.Spec.Template.Annotations[resources.AnnotationConfigHash]
 	}
-	before := hashOf()
-	settle(t)
-	if hashOf() != before {
-		t.Error("the app rolled before the settings were written")
-	}
-
-	now := time.Now()
-	finishJob(t, &job, now, now, true)
+	first := hashOf()
 	eventually(t, wait, func() error {
 		if err := get(inst); err != nil {
 			return err
@@ -597,14 +600,10 @@ func TestAppSettingsAreWrittenByAJobAndRollTheApp(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, wait, func() error {
-		if hashOf() == before {
-			return fmt.Errorf("the app did not roll after its settings changed")
-		}
-		return nil
-	})
+	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionAppReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable))
 
-	// New values: a new Job; the old one stays until it succeeded.
+	// New values: a new Job; the old one stays until it succeeded, and the running app
+	// keeps its pods until then.
 	update(t, policy, func() { policy.Spec.Uploads.AllowedExtensions = []string{"pdf"} })
 	eventually(t, wait, func() error {
 		if n := len(settingsJobs()); n != 2 {
@@ -621,6 +620,10 @@ func TestAppSettingsAreWrittenByAJobAndRollTheApp(t *testing.T) {
 		}
 		return nil
 	})
+	settle(t)
+	if hashOf() != first {
+		t.Error("the app rolled before the new settings were written")
+	}
 	for _, j := range settingsJobs() {
 		if j.Name != job.Name {
 			finishJob(t, &j, time.Now(), time.Now().Add(time.Second), true)
@@ -630,6 +633,12 @@ func TestAppSettingsAreWrittenByAJobAndRollTheApp(t *testing.T) {
 		jobs := settingsJobs()
 		if len(jobs) != 1 || jobs[0].Name == job.Name {
 			return fmt.Errorf("settings Jobs %d, the old one still there", len(jobs))
+		}
+		return nil
+	})
+	eventually(t, wait, func() error {
+		if hashOf() == first {
+			return fmt.Errorf("the app did not roll after its settings changed")
 		}
 		return nil
 	})

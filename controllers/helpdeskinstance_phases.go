@@ -238,6 +238,14 @@ func (r *HelpdeskInstanceReconciler) reconcileApp(ctx context.Context, scope *in
 	if err != nil {
 		return err
 	}
+	// The first start waits for the settings the access policy asks for: started without
+	// them, the app would serve uploads and forms the policy refuses, then roll once they
+	// are written (it caches settings per pod). A running app keeps running and rolls then.
+	if current.UID == "" && settings == nil && scope.access.plan.Settings != nil && scope.access.plan.Settings.Requested {
+		appReady(metav1.ConditionFalse, v1alpha1.ReasonWaitingForSettings,
+			"Waiting for the app settings the access policy asks for before the app's first start (see AccessEnforced)")
+		return nil
+	}
 	hash := resources.ConfigHash(scope.profile, resources.ConfigInputs{AppSecrets: scope.secrets, DatabaseSecretVersion: databaseSecret.ResourceVersion, Settings: settings})
 	desired := resources.Deployment(inst, scope.profile, r.Resources, hash)
 	if _, err := r.Applier.Apply(ctx, desired); err != nil {

@@ -90,6 +90,9 @@ const (
 	// ReasonRestoreSourceNotFound: spec.restoreFrom.instanceName names neither an instance
 	// of the namespace nor a key the operator retained for a deleted one.
 	ReasonRestoreSourceNotFound = "RestoreSourceNotFound"
+	// ReasonWaitingForSettings: the app's first start waits for the settings its access
+	// policy writes into the database (AccessEnforced says how the settings Job fares).
+	ReasonWaitingForSettings = "WaitingForSettings"
 	// ReasonBlockedBy: a phase that starts pods waits for a safety phase (the network
 	// perimeter, the keys) to succeed first.
 	ReasonBlockedBy = "BlockedBy"
