@@ -40,6 +40,7 @@ type ManagerFlags struct {
 	PprofAddress     string
 	QPS              float64
 	Burst            int
+	MemoryLimit      string
 	Controllers      controllers.Options
 	Logging          zap.Options
 }
@@ -54,8 +55,10 @@ func (f *ManagerFlags) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.LeaderElectionID, "leader-election-id", "helpdesk-operator.privatedesk.io", "Name of the Lease the replicas elect a leader with.")
 	fs.StringVar(&f.LeaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; empty is the operator's own namespace.")
 	fs.Float64Var(&f.QPS, "kube-api-qps", 200,
-		"Sustained requests per second the manager may send the API server for each kind of object (client-go limits each of its REST clients, one per kind, and one for the applies; about 45 writes bring up one instance, none keep it); negative leaves the limit to the API server's priority and fairness alone.")
+		"Sustained requests per second the manager may send the API server for each kind of object (client-go limits each of its REST clients: one per kind for reads and status writes, one per kind for the applies; about 45 writes bring up one instance, none keep it); negative leaves the limit to the API server's priority and fairness alone.")
 	fs.IntVar(&f.Burst, "kube-api-burst", 400, "Requests the manager may send the API server in a burst above --kube-api-qps, for each kind of object as --kube-api-qps.")
+	fs.StringVar(&f.MemoryLimit, "memory-limit", "",
+		"The container's memory limit (a quantity such as 512Mi, or bytes; the chart passes limits.memory). The Go runtime's memory limit is set a tenth below it, at least 64Mi below, so that the garbage collector works harder before the container is killed; an explicit GOMEMLIMIT wins. Empty sets none.")
 	fs.DurationVar(&f.SyncPeriod, "cache-sync-period", 10*time.Hour,
 		"How often the informers hand every cached object to the controllers again (a full resync), plus up to a tenth for spread; an unchanged instance's resync writes nothing and asks Vault nothing.")
 	fs.StringVar(&f.PprofAddress, "pprof-bind-address", "", "Address net/http/pprof is served on, for profiling (e.g. 127.0.0.1:6060); empty serves none.")
@@ -111,6 +114,9 @@ func applyEnvironment(fs *flag.FlagSet, lookup func(string) (string, bool)) erro
 func (f *ManagerFlags) Run(ctx context.Context) error {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.Logging)))
 	log := ctrl.Log.WithName("setup")
+	if err := applyMemoryLimit(f.MemoryLimit, os.Getenv("GOMEMLIMIT"), log); err != nil {
+		return err
+	}
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -76,22 +75,7 @@ func render(t *testing.T, values ...string) []*unstructured.Unstructured {
 // "manager" subcommand.
 func managerArgs(t *testing.T, objs []*unstructured.Unstructured) []string {
 	t.Helper()
-	for _, obj := range objs {
-		if obj.GetKind() != "Deployment" {
-			continue
-		}
-		d := &appsv1.Deployment{}
-		if err := runtimeConvert(obj, d); err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range d.Spec.Template.Spec.Containers {
-			if c.Name == "manager" {
-				return c.Args[1:]
-			}
-		}
-	}
-	t.Fatal("the chart renders no manager container")
-	return nil
+	return managerContainer(t, objs).Args[1:]
 }
 
 func runtimeConvert(obj *unstructured.Unstructured, into any) error {
@@ -112,6 +96,20 @@ func TestDefaultValuesRenderArgumentsTheManagerAccepts(t *testing.T) {
 	f.Bind(fs)
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("the manager refuses the default chart's arguments %q: %v", args, err)
+	}
+	// The container's memory limit reaches the manager's --memory-limit, which keeps the
+	// Go runtime's limit below it; a GOMEMLIMIT of the whole limit would leave no room.
+	limit := false
+	for _, e := range managerContainer(t, render(t)).Env {
+		switch {
+		case e.Name == "GOMEMLIMIT":
+			t.Errorf("the chart sets GOMEMLIMIT (%+v); --memory-limit derives it", e)
+		case e.Name == operator.EnvName("memory-limit"):
+			limit = e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil && e.ValueFrom.ResourceFieldRef.Resource == "limits.memory"
+		}
+	}
+	if !limit || fs.Lookup("memory-limit") == nil {
+		t.Errorf("the manager's --memory-limit does not get the container's limits.memory (env %s)", operator.EnvName("memory-limit"))
 	}
 }
 

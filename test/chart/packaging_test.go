@@ -349,6 +349,7 @@ func TestKustomizeInstallsWhatTheChartInstalls(t *testing.T) {
 	}
 }
 
+// managerContainer is the manager container of the rendered Deployment.
 func managerContainer(t *testing.T, objs []*unstructured.Unstructured) corev1.Container {
 	t.Helper()
 	for _, obj := range objs {
