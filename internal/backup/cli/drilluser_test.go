@@ -68,7 +68,7 @@ func TestDrillAsAnArbitraryUser(t *testing.T) {
 		t.Cleanup(func() { os.RemoveAll(dir) })
 		return dir
 	}
-	destination, scratch, bin := mine(), mine(), mine()
+	destination, scratch, bin, envtestCache := mine(), mine(), mine(), mine()
 	tokenFile := filepath.Join(bin, "vault-token")
 	if err := os.WriteFile(tokenFile, []byte(v.RootToken), 0o600); err != nil {
 		t.Fatal(err)
@@ -86,7 +86,7 @@ func TestDrillAsAnArbitraryUser(t *testing.T) {
 	}
 	copied := filepath.Join(bin, "cli.test")
 	copyFile(t, exe, copied)
-	for _, dir := range []string{destination, scratch, bin} {
+	for _, dir := range []string{destination, scratch, bin, envtestCache} {
 		if err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
 			if err != nil {
 				return err
@@ -97,7 +97,10 @@ func TestDrillAsAnArbitraryUser(t *testing.T) {
 		}
 	}
 	args, _ := json.Marshal(append(common, "--pg-bin-dir="+pg.BinDir(), "--scratch-dir="+scratch))
-	cmd := asPodUser(t, uid, []string{helperArgsVar + "=" + string(args)}, []string{destination, scratch},
+	// This test binary, unlike the shipped one, links envtest, whose init panics unless it
+	// can create a cache folder; without HOME that is below /tmp, read-only here.
+	env := []string{helperArgsVar + "=" + string(args), "XDG_CACHE_HOME=" + envtestCache}
+	cmd := asPodUser(t, uid, env, []string{destination, scratch, envtestCache},
 		copied, "-test.run=^TestDrillAsAnArbitraryUser$")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
