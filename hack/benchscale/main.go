@@ -49,8 +49,9 @@ type config struct {
 	loadWait   time.Duration
 	converge   time.Duration
 	extraArgs  []string
-	// memoryLimit is the manager's GOMEMLIMIT, as the chart sets it from the container's
-	// memory limit; the API server, etcd, Vault and the bench itself never get it.
+	// memoryLimit is the manager's container memory limit (its --memory-limit), as the chart
+	// passes it; the manager sets its GOMEMLIMIT below it. The API server, etcd, Vault and
+	// the bench itself never get a limit.
 	memoryLimit string
 }
 
@@ -62,11 +63,11 @@ func main() {
 	flag.DurationVar(&c.resync, "resync", 45*time.Second, "--cache-sync-period of the manager: the idle phase watches one full resync (10h in production)")
 	flag.StringVar(&c.binary, "operator", "", "the helpdesk-operator binary to run as the manager (required)")
 	flag.StringVar(&c.workDir, "work", os.TempDir(), "folder for kubeconfigs and the manager's logs")
-	flag.StringVar(&c.profileDir, "profile-dir", "", "save the manager's CPU profile during convergence, its /metrics when converged and its heap after the change, per N, here")
+	flag.StringVar(&c.profileDir, "profile-dir", "", "save the manager's and the API server's CPU profiles during convergence, the manager's /metrics when converged and its heap after the change, per N, here")
 	flag.Float64Var(&c.maxLoad, "max-load", 0, "before each measurement wait until the 1-minute load average is below this (0: do not wait)")
 	flag.DurationVar(&c.loadWait, "max-load-wait", time.Hour, "how long to wait for a quiet machine, in all")
 	flag.DurationVar(&c.converge, "converge-timeout", 14*time.Minute, "how long the operator may take to bring every instance up")
-	flag.StringVar(&c.memoryLimit, "manager-memory-limit", "", "the manager's GOMEMLIMIT (e.g. 180MiB), as the chart sets it from the container's memory limit; empty: none")
+	flag.StringVar(&c.memoryLimit, "manager-memory-limit", "", "the manager's container memory limit (e.g. 200Mi), its --memory-limit as the chart passes it; empty: none")
 	flag.StringVar(&extra, "manager-args", "", "extra space-separated flags for the manager, e.g. --kube-api-qps=100")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
@@ -216,13 +217,20 @@ func measureOperator(ctx context.Context, c config, n int, kinds map[string]int,
 	profCtx, stopProf := context.WithCancel(ctx)
 	defer stopProf()
 	if c.profileDir != "" {
-		profWG.Add(1)
+		profWG.Add(2)
+		// 15-second CPU profiles back to back until convergence, of the manager and of the
+		// API server (most of the machine's CPU goes to the latter); merge them with
+		// go tool pprof -proto cpu-converge-N-*.pprof.
 		go func() {
 			defer profWG.Done()
-			// 15-second CPU profiles back to back until convergence; merge them with
-			// go tool pprof -proto cpu-converge-N-*.pprof.
 			for k := 0; profCtx.Err() == nil; k++ {
 				_ = op.profile(profCtx, "profile?seconds=15", filepath.Join(c.profileDir, fmt.Sprintf("cpu-converge-%d-%02d.pprof", n, k)))
+			}
+		}()
+		go func() {
+			defer profWG.Done()
+			for k := 0; profCtx.Err() == nil; k++ {
+				_ = saveFromAPIServer(profCtx, w, "/debug/pprof/profile?seconds=15", filepath.Join(c.profileDir, fmt.Sprintf("apiserver-cpu-converge-%d-%02d.pprof", n, k)))
 			}
 		}()
 	}
@@ -466,9 +474,9 @@ func report(c config, rows []row) {
 	fmt.Println("scale-bench: or selector, nor a Cluster more than its readiness; repeated metadata strings are shared;")
 	memLimit := c.memoryLimit
 	if memLimit == "" {
-		memLimit = "unset (the chart sets it to the container's memory limit)"
+		memLimit = "none (the chart passes the container's limit)"
 	}
-	fmt.Printf("scale-bench: --cache-sync-period=%s for the idle phase (production default 10h), --instance-workers=%d, leader election off, GOMEMLIMIT %s%s\n",
+	fmt.Printf("scale-bench: --cache-sync-period=%s for the idle phase (production default 10h), --instance-workers=%d, leader election off, --memory-limit %s%s\n",
 		c.resync, c.workers, memLimit, argsNote(c.extraArgs))
 	fmt.Printf("scale-bench: %6s %10s %10s %8s %12s %12s %11s %10s %9s %13s %13s %7s %9s %9s %6s %6s\n",
 		"N", "baseline_s", "operator_s", "ratio", "base_writes", "op_writes", "idle_writes", "vault_idle", "change_s", "change_writes", "change_vault", "logins", "rss_MiB", "rss_end", "load_b", "load_o")

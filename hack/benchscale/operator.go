@@ -42,7 +42,7 @@ type operatorSettings struct {
 	resync     time.Duration
 	extraArgs  []string
 	logPath    string
-	// memoryLimit is the manager's GOMEMLIMIT ("" for none); only the manager gets it.
+	// memoryLimit is the manager's --memory-limit ("" for none).
 	memoryLimit string
 }
 
@@ -81,7 +81,7 @@ func startOperator(ctx context.Context, s operatorSettings) (*operatorProcess, e
 	p.cmd = exec.Command(s.binary, args...) //nolint:gosec // the binary the script built
 	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+s.kubeconfig, "VAULT_TOKEN="+s.vaultToken, "VAULT_ADDR=", "VAULT_AUTH_METHOD=token")
 	if s.memoryLimit != "" {
-		p.cmd.Env = append(p.cmd.Env, "GOMEMLIMIT="+s.memoryLimit)
+		p.cmd.Env = append(p.cmd.Env, "HELPDESK_MEMORY_LIMIT="+s.memoryLimit)
 	}
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
@@ -254,7 +254,12 @@ func (p *operatorProcess) profile(ctx context.Context, path, file string) error 
 // saveAPIMetrics saves the API server's whole /metrics text: its request durations by
 // verb and resource say which requests cost the server most.
 func saveAPIMetrics(ctx context.Context, w *world, file string) error {
-	body, err := apiMetrics(ctx, w)
+	return saveFromAPIServer(ctx, w, "/metrics", file)
+}
+
+// saveFromAPIServer saves what the API server answers at path (its metrics, a profile).
+func saveFromAPIServer(ctx context.Context, w *world, path, file string) error {
+	body, err := fromAPIServer(ctx, w, path)
 	if err != nil {
 		return err
 	}
@@ -275,12 +280,12 @@ func saveTo(file string, body io.Reader) error {
 	return f.Close()
 }
 
-func apiMetrics(ctx context.Context, w *world) (io.ReadCloser, error) {
+func fromAPIServer(ctx context.Context, w *world, path string) (io.ReadCloser, error) {
 	hc, err := rest.HTTPClientFor(w.config)
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(w.config.Host, "/")+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(w.config.Host, "/")+path, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +295,7 @@ func apiMetrics(ctx context.Context, w *world) (io.ReadCloser, error) {
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
-		return nil, fmt.Errorf("the API server's /metrics: %s", resp.Status)
+		return nil, fmt.Errorf("the API server's %s: %s", path, resp.Status)
 	}
 	return resp.Body, nil
 }
@@ -299,7 +304,7 @@ func apiMetrics(ctx context.Context, w *world) (io.ReadCloser, error) {
 // (apiserver_request_total): unlike the manager's own counter it names what was written,
 // and it counts every client (the harness writes too while it plays the controllers).
 func apiWrites(ctx context.Context, w *world) (map[string]int64, error) {
-	body, err := apiMetrics(ctx, w)
+	body, err := fromAPIServer(ctx, w, "/metrics")
 	if err != nil {
 		return nil, err
 	}
