@@ -56,15 +56,22 @@ func InstalledExposureKinds(mapper meta.RESTMapper) []client.Object {
 }
 
 // trimForCache drops from an object, before it is cached, what no controller reads: every
-// object's managedFields, the pod templates and selectors of Deployments and Jobs and a
+// object's managedFields and kubectl's last-applied-configuration annotation (which, on a
+// Secret applied with kubectl, holds its data: the metadata-only Secret cache would
+// otherwise keep other workloads' secret values), the pod templates and selectors of Deployments and Jobs and a
 // Deployment's conditions (the controllers read their status, metadata and
 // a Deployment's replicas; what the pods run is in the desired objects they apply), and
 // all of a CloudNativePG Cluster but its metadata and the status the database phase reads.
 // The metadata strings objects repeat are shared (cacheStrings). Read anything else of
 // these kinds with the API reader, never from the cache.
 func trimForCache(in any) (any, error) {
-	if obj, err := meta.Accessor(in); err == nil && obj.GetManagedFields() != nil {
-		obj.SetManagedFields(nil)
+	if obj, err := meta.Accessor(in); err == nil {
+		if obj.GetManagedFields() != nil {
+			obj.SetManagedFields(nil)
+		}
+		if annotations := obj.GetAnnotations(); annotations != nil {
+			delete(annotations, corev1.LastAppliedConfigAnnotation)
+		}
 	}
 	if accessor, ok := in.(metav1.ObjectMetaAccessor); ok {
 		if objectMeta, ok := accessor.GetObjectMeta().(*metav1.ObjectMeta); ok {

@@ -17,12 +17,13 @@ import (
 	"github.com/privatedesk/helpdesk-operator/internal/resources"
 )
 
-// TestTrimForCache: the cache keeps what the controllers read (metadata but managedFields,
-// status, a Deployment's replicas, a Cluster's readiness) and drops pod templates,
-// selectors and a Cluster's spec.
+// TestTrimForCache: the cache keeps what the controllers read (metadata but managedFields
+// and kubectl's last-applied copy, status, a Deployment's replicas, a Cluster's readiness)
+// and drops pod templates, selectors and a Cluster's spec.
 func TestTrimForCache(t *testing.T) {
 	template := corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "helpy"}}}}
-	objectMeta := metav1.ObjectMeta{Name: "x", Labels: map[string]string{"a": "b"}, Annotations: map[string]string{"c": "d"},
+	objectMeta := metav1.ObjectMeta{Name: "x", Labels: map[string]string{"a": "b"},
+		Annotations:   map[string]string{"c": "d", corev1.LastAppliedConfigAnnotation: `{"data":{"password":"czNjcjN0"}}`},
 		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: FieldManager}}}
 	selector := &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}}
 	d := &appsv1.Deployment{ObjectMeta: *objectMeta.DeepCopy(), Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](2), Template: template, Selector: selector},
@@ -40,7 +41,7 @@ func TestTrimForCache(t *testing.T) {
 		}
 	}
 	for name, m := range map[string]metav1.ObjectMeta{"Deployment": d.ObjectMeta, "Job": j.ObjectMeta, "Service": s.ObjectMeta, "Cluster": cluster.ObjectMeta} {
-		if m.ManagedFields != nil || m.Labels["a"] != "b" || m.Annotations["c"] != "d" {
+		if m.ManagedFields != nil || m.Labels["a"] != "b" || m.Annotations["c"] != "d" || len(m.Annotations) != 1 {
 			t.Errorf("%s metadata after trimming: %+v", name, m)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -99,7 +100,21 @@ func runSuite(m *testing.M) int {
 	// writes nothing.
 	managerConfig := rest.CopyConfig(env.Config)
 	managerConfig.Wrap(writes.wrap)
-	mgr, err := ctrl.NewManager(managerConfig, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	// The manager's cache is the one the shipped manager builds, so that a controller that
+	// read something the cache leaves out would fail here.
+	httpClient, err := rest.HTTPClientFor(managerConfig)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(managerConfig, httpClient)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	mgr, err := ctrl.NewManager(managerConfig, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache:  CacheOptions(nil, InstalledOptionalKinds(mapper)...),
+		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
