@@ -116,6 +116,9 @@ func TestChartRefusesWhatCannotStart(t *testing.T) {
 		{[]string{"networkPolicy.enabled=true", "networkPolicy.apiServerCIDRs={192.0.2.1/32}", "vault.namespaceSelector=team in (vault)"}, "vault.namespaceSelector as key=value pairs"},
 		{[]string{"metrics.tls.certManager.enabled=true"}, "needs metrics.tls.certManager.issuerRef"},
 		{[]string{"metrics.tls.secretName=metrics-tls", "metrics.secure=false"}, "metrics.tls needs metrics.secure"},
+		// A number reaches the API server as a number, which it refuses in the pod template's
+		// string map, failing the install late; the schema says at once to use --set-string.
+		{[]string{`podAnnotations.example\.com/digest=1234567890123456`}, "/podAnnotations/example.com~1digest': got number, want string"},
 	} {
 		var args []string
 		for _, s := range tc.set {

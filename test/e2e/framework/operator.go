@@ -85,10 +85,11 @@ func (c *Cluster) InstallOperator(ctx context.Context, o Operator) error {
 	// The token reaches the manager as an environment variable: a new token (a new Vault
 	// server on a kept cluster) must roll the pod.
 	sum := sha256.Sum256([]byte(o.VaultToken))
-	values := append(c.OperatorValues(o), "podAnnotations.helpdesk-e2e/vault-token-sha256="+hex.EncodeToString(sum[:8]))
-	for _, v := range values {
+	for _, v := range c.OperatorValues(o) {
 		args = append(args, "--set", v)
 	}
+	// --set-string: hex digits alone, or digits around one "e", would be read as a number.
+	args = append(args, "--set-string", "podAnnotations.helpdesk-e2e/vault-token-sha256="+hex.EncodeToString(sum[:8]))
 	ctx, cancel := context.WithTimeout(ctx, 6*time.Minute)
 	defer cancel()
 	if out, err := runCommand(ctx, helm, args...); err != nil {
