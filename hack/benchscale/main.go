@@ -470,7 +470,8 @@ func report(c config, rows []row) {
 	fmt.Println("scale-bench: Service, ServiceAccount, ConfigMap, Ingress, NetworkPolicy, PodDisruptionBudget) only when labelled")
 	fmt.Println("scale-bench: app.kubernetes.io/managed-by=helpdesk-operator; ConfigMaps, Services, ServiceAccounts, NetworkPolicies,")
 	fmt.Println("scale-bench: PodDisruptionBudgets and CronJobs as metadata only; Secrets and PersistentVolumeClaims (policies name them) as")
-	fmt.Println("scale-bench: metadata only, never Secret data; no object keeps its managedFields, nor a Deployment or Job its pod template")
+	fmt.Println("scale-bench: metadata only, never Secret data; no object keeps its managedFields or kubectl's last-applied copy,")
+	fmt.Println("scale-bench: nor a Deployment or Job its pod template")
 	fmt.Println("scale-bench: or selector, nor a Cluster more than its readiness; repeated metadata strings are shared;")
 	memLimit := c.memoryLimit
 	if memLimit == "" {
