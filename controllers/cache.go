@@ -48,6 +48,14 @@ func CacheOptions(watchNamespaces []string, optional ...client.Object) cache.Opt
 	return opts
 }
 
+// ClientOptions make the manager's client read unstructured objects from informers too:
+// the exposure kinds without Go types (Traefik's and Envoy Gateway's) are then read from
+// their informers like every other child; uncached, every reconcile read each of them from
+// the API server.
+func ClientOptions() client.Options {
+	return client.Options{Cache: &client.CacheOptions{Unstructured: true}}
+}
+
 // InstalledExposureKinds are empty objects of the exposure kinds (HTTPRoute, Traefik's
 // Middleware, Envoy Gateway's policies) whose CRDs the cluster has, for CacheOptions: a
 // cache entry for a kind the API server does not know would keep the manager from starting.
@@ -56,12 +64,12 @@ func InstalledExposureKinds(mapper meta.RESTMapper) []client.Object {
 }
 
 // trimForCache drops from an object, before it is cached, what no controller reads: every
-// object's managedFields and kubectl's last-applied-configuration annotation (which, on a
-// Secret applied with kubectl, holds its data: the metadata-only Secret cache would
-// otherwise keep other workloads' secret values), the pod templates and selectors of Deployments and Jobs and a
-// Deployment's conditions (the controllers read their status, metadata and
-// a Deployment's replicas; what the pods run is in the desired objects they apply), and
-// all of a CloudNativePG Cluster but its metadata and the status the database phase reads.
+// object's managedFields and kubectl's last-applied-configuration annotation (on a Secret
+// applied with kubectl it holds the data, which the metadata-only Secret cache would
+// otherwise keep), the pod templates and selectors of Deployments and Jobs and a
+// Deployment's conditions (the controllers read their status, metadata and a Deployment's
+// replicas; what the pods run is in the desired objects they apply), and all of a
+// CloudNativePG Cluster but its metadata and the status the database phase reads.
 // The metadata strings objects repeat are shared (cacheStrings). Read anything else of
 // these kinds with the API reader, never from the cache.
 func trimForCache(in any) (any, error) {

@@ -100,7 +100,7 @@ func runSuite(m *testing.M) int {
 	// writes nothing.
 	managerConfig := rest.CopyConfig(env.Config)
 	managerConfig.Wrap(writes.wrap)
-	// The manager's cache is the one the shipped manager builds, so that a controller that
+	// The manager's cache and client are the shipped manager's, so that a controller that
 	// read something the cache leaves out would fail here.
 	httpClient, err := rest.HTTPClientFor(managerConfig)
 	if err != nil {
@@ -114,7 +114,7 @@ func runSuite(m *testing.M) int {
 	}
 	mgr, err := ctrl.NewManager(managerConfig, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
 		Cache:  CacheOptions(nil, InstalledOptionalKinds(mapper)...),
-		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}}})
+		Client: ClientOptions()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

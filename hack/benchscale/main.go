@@ -471,8 +471,8 @@ func report(c config, rows []row) {
 	fmt.Println("scale-bench: app.kubernetes.io/managed-by=helpdesk-operator; ConfigMaps, Services, ServiceAccounts, NetworkPolicies,")
 	fmt.Println("scale-bench: PodDisruptionBudgets and CronJobs as metadata only; Secrets and PersistentVolumeClaims (policies name them) as")
 	fmt.Println("scale-bench: metadata only, never Secret data; no object keeps its managedFields or kubectl's last-applied copy,")
-	fmt.Println("scale-bench: nor a Deployment or Job its pod template")
-	fmt.Println("scale-bench: or selector, nor a Cluster more than its readiness; repeated metadata strings are shared;")
+	fmt.Println("scale-bench: nor a Deployment or Job its pod template or selector, nor a Cluster more than its readiness;")
+	fmt.Println("scale-bench: repeated metadata strings are shared;")
 	memLimit := c.memoryLimit
 	if memLimit == "" {
 		memLimit = "none (the chart passes the container's limit)"

@@ -14,7 +14,6 @@ import (
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -151,12 +150,9 @@ func (f *ManagerFlags) Run(ctx context.Context) error {
 		cacheOpts.SyncPeriod = &f.SyncPeriod
 	}
 	opts := ctrl.Options{
-		Scheme: scheme.New(),
-		Cache:  cacheOpts,
-		// The exposure kinds without Go types (Traefik's and Envoy Gateway's) are read from
-		// their informers like every other child: uncached, every reconcile read each of
-		// them from the API server.
-		Client:                  client.Options{Cache: &client.CacheOptions{Unstructured: true}},
+		Scheme:                  scheme.New(),
+		Cache:                   cacheOpts,
+		Client:                  controllers.ClientOptions(),
 		Metrics:                 metrics,
 		PprofBindAddress:        f.PprofAddress,
 		HealthProbeBindAddress:  f.ProbeAddress,
