@@ -9,9 +9,18 @@
 #   ${HELPDESK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/helpdesk-operator}/bin/<name>-<version>/<name>
 #
 # Usage: hack/test-binaries.sh [envtest|vault|versitygw|glauth|cluster|all]...   build what is missing
+#        hack/test-binaries.sh prefetch [TARGET|project]...                     only download
 #        hack/test-binaries.sh env                                         print the variables tests read
 # `all` is what `make test` needs; `cluster` (for hack/cluster.sh and `make test-e2e`) is
 # built only when asked for.
+#
+# Each build has two halves: prepare_<tool> SRC sets up a scratch module in SRC and
+# downloads every module the build reads (mostly waiting on the network: Vault's alone is
+# over 3 minutes cold), then the build compiles (both cores). A build first starts the
+# downloads of every other missing tool it was asked for, side by side in the background,
+# so they overlap the compiles instead of following them; the tool's own prepare then
+# finds its modules in the module cache. `prefetch` does only the downloads (.ci/run starts
+# it for the cluster and the project's own modules while `make test` builds and runs).
 set -euo pipefail
 
 KUBERNETES_VERSION=${KUBERNETES_VERSION:-v1.36.3}
@@ -84,22 +93,31 @@ kube_scratch_module() {
   (cd "$src" && go mod edit "${args[@]}" && go get "k8s.io/kubernetes@$KUBERNETES_VERSION" >/dev/null)
 }
 
+KUBE_ENVTEST_PACKAGES=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl)
+
+have_kubernetes() { [[ -x $(kube_dir)/kube-apiserver && -x $(kube_dir)/kubectl ]]; }
+
+prepare_kubernetes() {
+  local src=$1
+  kube_scratch_module "$src"
+  (cd "$src" && CGO_ENABLED=0 go list -deps "${KUBE_ENVTEST_PACKAGES[@]}" >/dev/null)
+}
+
 build_kubernetes() {
   local dest; dest=$(kube_dir)
-  if [[ -x $dest/kube-apiserver && -x $dest/kubectl ]]; then log "kube-apiserver and kubectl $KUBERNETES_VERSION cached in $dest"; return; fi
+  if have_kubernetes; then log "kube-apiserver and kubectl $KUBERNETES_VERSION cached in $dest"; return; fi
   log "building kube-apiserver and kubectl $KUBERNETES_VERSION from k8s.io/kubernetes (about 9 minutes on 2 cores)"
   local src=$SRC_DIR/kubernetes-$KUBERNETES_VERSION
-  kube_scratch_module "$src"
-  (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$src/out/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl)
+  prepare_kubernetes "$src"
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$src/out/" "${KUBE_ENVTEST_PACKAGES[@]}")
   install_binaries "$src/out" "$dest" kube-apiserver kubectl
   log "built $dest/kube-apiserver and $dest/kubectl"
 }
 
-build_etcd() {
-  local dest; dest=$(etcd_dir)
-  if [[ -x $dest/etcd ]]; then log "etcd $ETCD_VERSION cached in $dest"; return; fi
-  log "building etcd $ETCD_VERSION from go.etcd.io/etcd/server/v3 (about 3 minutes)"
-  local src=$SRC_DIR/etcd-$ETCD_VERSION
+have_etcd() { [[ -x $(etcd_dir)/etcd ]]; }
+
+prepare_etcd() {
+  local src=$1
   fresh_module "$src" local/etcd-build
   cat >"$src/main.go" <<'GO'
 package main
@@ -112,15 +130,22 @@ import (
 
 func main() { etcdmain.Main(os.Args) }
 GO
-  (cd "$src" && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null && go mod tidy >/dev/null \
-    && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o out/etcd .)
+  (cd "$src" && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null && go mod tidy >/dev/null)
+}
+
+build_etcd() {
+  local dest; dest=$(etcd_dir)
+  if have_etcd; then log "etcd $ETCD_VERSION cached in $dest"; return; fi
+  log "building etcd $ETCD_VERSION from go.etcd.io/etcd/server/v3 (about 3 minutes)"
+  local src=$SRC_DIR/etcd-$ETCD_VERSION
+  prepare_etcd "$src"
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o out/etcd .)
   install_binaries "$src/out" "$dest" etcd
   log "built $dest/etcd"
 }
 
-build_envtest() {
-  build_etcd
-  build_kubernetes
+# envtest's folder: kube-apiserver, kubectl and etcd side by side.
+link_envtest() {
   local dir; dir=$(envtest_dir)
   mkdir -p "$dir"
   ln -sfn "$(kube_dir)/kube-apiserver" "$dir/kube-apiserver"
@@ -129,30 +154,44 @@ build_envtest() {
   log "envtest assets ready in $dir"
 }
 
-build_vault() {
-  local dest; dest=$(vault_dir)
-  if [[ -x $dest/vault ]]; then log "vault $VAULT_VERSION cached in $dest"; return; fi
-  log "building vault $VAULT_VERSION from github.com/hashicorp/vault (about 14 minutes from a cold build cache)"
-  local src=$SRC_DIR/vault-$VAULT_VERSION
+have_vault() { [[ -x $(vault_dir)/vault ]]; }
+
+prepare_vault() {
+  local src=$1
   fresh_module "$src" local/vault-build
   # Vault's own go.mod carries these replaces; a requiring module must repeat them.
   (cd "$src" && go mod edit \
       -replace github.com/99designs/keyring=github.com/Jeffail/keyring@v1.2.3 \
       -replace github.com/ma314smith/signedxml@v1.1.1=github.com/moov-io/signedxml@v1.1.1 \
-    && go get -tool "github.com/hashicorp/vault@$VAULT_VERSION" >/dev/null \
-    && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o out/vault github.com/hashicorp/vault)
+    && go get -tool "github.com/hashicorp/vault@$VAULT_VERSION" >/dev/null)
+}
+
+build_vault() {
+  local dest; dest=$(vault_dir)
+  if have_vault; then log "vault $VAULT_VERSION cached in $dest"; return; fi
+  log "building vault $VAULT_VERSION from github.com/hashicorp/vault (about 14 minutes from a cold build cache)"
+  local src=$SRC_DIR/vault-$VAULT_VERSION
+  prepare_vault "$src"
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o out/vault github.com/hashicorp/vault)
   install_binaries "$src/out" "$dest" vault
   log "built $dest/vault"
 }
 
+have_versitygw() { [[ -x $(versitygw_dir)/versitygw ]]; }
+
+prepare_versitygw() {
+  local src=$1
+  fresh_module "$src" local/versitygw-build
+  (cd "$src" && go get -tool "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" >/dev/null)
+}
+
 build_versitygw() {
   local dest; dest=$(versitygw_dir)
-  if [[ -x $dest/versitygw ]]; then log "versitygw $VERSITYGW_VERSION cached in $dest"; return; fi
+  if have_versitygw; then log "versitygw $VERSITYGW_VERSION cached in $dest"; return; fi
   log "building versitygw $VERSITYGW_VERSION (about 2 minutes)"
   local src=$SRC_DIR/versitygw-$VERSITYGW_VERSION
-  fresh_module "$src" local/versitygw-build
-  (cd "$src" && go get -tool "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" >/dev/null \
-    && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o out/versitygw github.com/versity/versitygw/cmd/versitygw)
+  prepare_versitygw "$src"
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o out/versitygw github.com/versity/versitygw/cmd/versitygw)
   install_binaries "$src/out" "$dest" versitygw
   log "built $dest/versitygw"
 }
@@ -163,15 +202,14 @@ build_versitygw() {
 # are). The tools file lets `go mod tidy` record the go.sum entries of every command.
 KUBE_CLUSTER_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl)
 
-build_kube_cluster() {
-  local dest; dest=$(kube_cluster_dir)
-  local missing=0 name
-  for name in "${KUBE_CLUSTER_COMMANDS[@]}"; do [[ -x $dest/$name ]] || missing=1; done
-  if (( missing == 0 )); then log "Kubernetes cluster binaries $KUBERNETES_VERSION cached in $dest"; return; fi
-  log "building ${KUBE_CLUSTER_COMMANDS[*]} $KUBERNETES_VERSION from k8s.io/kubernetes (about 18 minutes cold on 2 cores)"
-  local src=$SRC_DIR/kubernetes-cluster-$KUBERNETES_VERSION
+have_kube_cluster() {
+  local name
+  for name in "${KUBE_CLUSTER_COMMANDS[@]}"; do [[ -x $(kube_cluster_dir)/$name ]] || return 1; done
+}
+
+prepare_kube_cluster() {
+  local src=$1 name
   kube_scratch_module "$src"
-  local pkgs=()
   {
     echo '//go:build tools'
     echo
@@ -180,30 +218,48 @@ build_kube_cluster() {
     echo 'import ('
     for name in "${KUBE_CLUSTER_COMMANDS[@]}"; do
       echo "	_ \"k8s.io/kubernetes/cmd/$name\""
-      pkgs+=("k8s.io/kubernetes/cmd/$name")
     done
     echo ')'
   } >"$src/tools.go"
+  (cd "$src" && go mod tidy >/dev/null)
+}
+
+build_kube_cluster() {
+  local dest; dest=$(kube_cluster_dir)
+  if have_kube_cluster; then log "Kubernetes cluster binaries $KUBERNETES_VERSION cached in $dest"; return; fi
+  log "building ${KUBE_CLUSTER_COMMANDS[*]} $KUBERNETES_VERSION from k8s.io/kubernetes (about 18 minutes cold on 2 cores)"
+  local src=$SRC_DIR/kubernetes-cluster-$KUBERNETES_VERSION
+  prepare_kube_cluster "$src"
+  local pkgs=() name
+  for name in "${KUBE_CLUSTER_COMMANDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$name"); done
   local minor=${KUBERNETES_VERSION#v*.}; minor=${minor%%.*}
   local major=${KUBERNETES_VERSION#v}; major=${major%%.*}
   local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION"
   ldflags+=" -X k8s.io/component-base/version.gitMajor=$major -X k8s.io/component-base/version.gitMinor=$minor"
   ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
-  (cd "$src" && go mod tidy >/dev/null \
-    && CGO_ENABLED=0 go build -trimpath -ldflags="$ldflags" -o "$src/out/" "${pkgs[@]}")
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags="$ldflags" -o "$src/out/" "${pkgs[@]}")
   install_binaries "$src/out" "$dest" "${KUBE_CLUSTER_COMMANDS[@]}"
   log "built ${KUBE_CLUSTER_COMMANDS[*]} into $dest"
 }
 
+KUBE_ROUTER_PACKAGE=github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+
+have_kube_router() { [[ -x $(kube_router_dir)/kube-router ]]; }
+
+prepare_kube_router() {
+  local src=$1
+  fresh_module "$src" local/kube-router-build
+  (cd "$src" && go get -tool "$KUBE_ROUTER_PACKAGE@$KUBE_ROUTER_VERSION" >/dev/null)
+}
+
 build_kube_router() {
   local dest; dest=$(kube_router_dir)
-  if [[ -x $dest/kube-router ]]; then log "kube-router $KUBE_ROUTER_VERSION cached in $dest"; return; fi
+  if have_kube_router; then log "kube-router $KUBE_ROUTER_VERSION cached in $dest"; return; fi
   log "building kube-router $KUBE_ROUTER_VERSION (about 5 minutes)"
   local src=$SRC_DIR/kube-router-$KUBE_ROUTER_VERSION
-  fresh_module "$src" local/kube-router-build
-  local pkg=github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
-  (cd "$src" && go get -tool "$pkg@$KUBE_ROUTER_VERSION" >/dev/null \
-    && CGO_ENABLED=0 go build -trimpath \
+  prepare_kube_router "$src"
+  local pkg=$KUBE_ROUTER_PACKAGE
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath \
       -ldflags="-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION" \
       -o out/kube-router "$pkg")
   install_binaries "$src/out" "$dest" kube-router
@@ -212,16 +268,25 @@ build_kube_router() {
 
 # CloudNativePG's operator binary (`manager`: controller, instance manager and bootstrap
 # in one) and its release manifest, which the module ships in releases/.
+CNPG_PACKAGE=github.com/cloudnative-pg/cloudnative-pg/cmd/manager
+
+have_cnpg() { [[ -x $(cnpg_dir)/manager && -f $(cnpg_dir)/cnpg-${CNPG_VERSION#v}.yaml ]]; }
+
+prepare_cnpg() {
+  local src=$1
+  fresh_module "$src" local/cnpg-build
+  (cd "$src" && go get -tool "$CNPG_PACKAGE@$CNPG_VERSION" >/dev/null)
+}
+
 build_cnpg() {
   local dest; dest=$(cnpg_dir)
   local version=${CNPG_VERSION#v}
-  if [[ -x $dest/manager && -f $dest/cnpg-$version.yaml ]]; then log "cloudnative-pg $CNPG_VERSION cached in $dest"; return; fi
+  if have_cnpg; then log "cloudnative-pg $CNPG_VERSION cached in $dest"; return; fi
   log "building the CloudNativePG operator $CNPG_VERSION (about 6 minutes)"
   local src=$SRC_DIR/cloudnative-pg-$CNPG_VERSION
-  fresh_module "$src" local/cnpg-build
-  local pkg=github.com/cloudnative-pg/cloudnative-pg/cmd/manager
-  (cd "$src" && go get -tool "$pkg@$CNPG_VERSION" >/dev/null \
-    && CGO_ENABLED=0 go build -trimpath \
+  prepare_cnpg "$src"
+  local pkg=$CNPG_PACKAGE
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath \
       -ldflags="-s -w -X github.com/cloudnative-pg/cloudnative-pg/pkg/versions.buildVersion=$version" \
       -o out/manager "$pkg")
   local moddir; moddir=$(cd "$src" && go list -m -f '{{.Dir}}' github.com/cloudnative-pg/cloudnative-pg)
@@ -233,11 +298,10 @@ build_cnpg() {
 # CoreDNS with only the plugins the cluster DNS uses (the full set pulls in every cloud
 # SDK): the documented way to build it with a subset is a main package that sets the
 # directives.
-build_coredns() {
-  local dest; dest=$(coredns_dir)
-  if [[ -x $dest/coredns ]]; then log "coredns $COREDNS_VERSION cached in $dest"; return; fi
-  log "building coredns $COREDNS_VERSION with the kubernetes plugin (about 4 minutes)"
-  local src=$SRC_DIR/coredns-$COREDNS_VERSION
+have_coredns() { [[ -x $(coredns_dir)/coredns ]]; }
+
+prepare_coredns() {
+  local src=$1
   fresh_module "$src" local/coredns-build
   cat >"$src/main.go" <<'GO'
 package main
@@ -261,17 +325,32 @@ func init() { dnsserver.Directives = directives }
 
 func main() { coremain.Run() }
 GO
-  (cd "$src" && go get "github.com/coredns/coredns@$COREDNS_VERSION" >/dev/null && go mod tidy >/dev/null \
-    && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o out/coredns .)
+  (cd "$src" && go get "github.com/coredns/coredns@$COREDNS_VERSION" >/dev/null && go mod tidy >/dev/null)
+}
+
+build_coredns() {
+  local dest; dest=$(coredns_dir)
+  if have_coredns; then log "coredns $COREDNS_VERSION cached in $dest"; return; fi
+  log "building coredns $COREDNS_VERSION with the kubernetes plugin (about 4 minutes)"
+  local src=$SRC_DIR/coredns-$COREDNS_VERSION
+  prepare_coredns "$src"
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o out/coredns .)
   install_binaries "$src/out" "$dest" coredns
   log "built $dest/coredns"
 }
 
 # Traefik, the e2e tests' edge (Ingress and CRD providers, ipAllowList Middlewares), from
 # the pinned module hack/traefik; its go.sum is checked in, so the build only reads it.
+have_traefik() { [[ -x $(traefik_dir)/traefik ]]; }
+
+# Traefik builds in its checked-in module, so its prepare only downloads (SRC is unused).
+prepare_traefik() {
+  (cd "$TRAEFIK_MODULE_DIR" && GOFLAGS=-mod=readonly CGO_ENABLED=0 go list -deps github.com/traefik/traefik/v3/cmd/traefik >/dev/null)
+}
+
 build_traefik() {
   local dest; dest=$(traefik_dir)
-  if [[ -x $dest/traefik ]]; then log "traefik $TRAEFIK_VERSION cached in $dest"; return; fi
+  if have_traefik; then log "traefik $TRAEFIK_VERSION cached in $dest"; return; fi
   [[ -n $TRAEFIK_VERSION ]] || { log "no github.com/traefik/traefik/v3 requirement in $TRAEFIK_MODULE_DIR/go.mod"; exit 1; }
   log "building traefik $TRAEFIK_VERSION from hack/traefik (about 7 minutes cold on 2 idle cores)"
   local src=$SRC_DIR/traefik-$TRAEFIK_VERSION
@@ -283,26 +362,25 @@ build_traefik() {
   log "built $dest/traefik"
 }
 
-build_cluster() {
-  build_etcd
-  build_kube_cluster
-  build_kube_router
-  build_coredns
-  build_cnpg
-  build_traefik
-}
+have_glauth() { [[ -x $(glauth_dir)/glauth ]]; }
 
-build_glauth() {
-  local dest; dest=$(glauth_dir)
-  if [[ -x $dest/glauth ]]; then log "glauth $GLAUTH_VERSION cached in $dest"; return; fi
-  log "building glauth $GLAUTH_VERSION (about 1 minute)"
-  local src=$SRC_DIR/glauth-$GLAUTH_VERSION
+prepare_glauth() {
+  local src=$1
   fresh_module "$src" local/glauth-build
   # glauth's main package is its module root. Its pkg/server imports an embed package
   # that is not published as a module unless the noembed tag (its own release builds'
   # default) leaves it out; go get resolves every tag, so require and build instead.
   (cd "$src" && go mod edit -require "github.com/glauth/glauth/v2@$GLAUTH_VERSION" \
-    && CGO_ENABLED=0 go build -tags noembed -trimpath -ldflags='-s -w' -o out/glauth github.com/glauth/glauth/v2)
+    && CGO_ENABLED=0 go list -tags noembed -deps github.com/glauth/glauth/v2 >/dev/null)
+}
+
+build_glauth() {
+  local dest; dest=$(glauth_dir)
+  if have_glauth; then log "glauth $GLAUTH_VERSION cached in $dest"; return; fi
+  log "building glauth $GLAUTH_VERSION (about 1 minute)"
+  local src=$SRC_DIR/glauth-$GLAUTH_VERSION
+  prepare_glauth "$src"
+  (cd "$src" && CGO_ENABLED=0 go build -tags noembed -trimpath -ldflags='-s -w' -o out/glauth github.com/glauth/glauth/v2)
   install_binaries "$src/out" "$dest" glauth
   log "built $dest/glauth"
 }
@@ -328,23 +406,96 @@ print_env() {
   echo "HELPDESK_E2E_TRAEFIK_VERSION=$TRAEFIK_VERSION"
 }
 
+# The operator's own modules: what `make test` (and the e2e tests) compile, and the helm
+# and kustomize it builds from hack/tools. Read-only: nothing in the checkout changes.
+have_project() { false; }
+
+prepare_project() {
+  (cd "$ROOT" && GOFLAGS=-mod=readonly go list -deps -test -tags e2e ./... >/dev/null)
+  (cd "$ROOT/hack/tools" && GOFLAGS=-mod=readonly go list -deps helm.sh/helm/v3/cmd/helm sigs.k8s.io/kustomize/kustomize/v5 >/dev/null)
+  (cd "$ROOT/test/monitoring" && GOFLAGS=-mod=readonly go list -deps -test ./... >/dev/null)
+}
+
+# tools_of TARGET: the tools behind a target, in build order.
+tools_of() {
+  case $1 in
+    envtest) echo etcd kubernetes ;;
+    vault | versitygw | glauth | project) echo "$1" ;;
+    cluster) echo etcd kube_cluster kube_router coredns cnpg traefik ;;
+    all) echo etcd kubernetes versitygw vault glauth ;;
+    *) return 1 ;;
+  esac
+}
+
+PREFETCH_PIDS=()
+PREFETCH_DIR=
+
+# start_prefetch TOOL...: the prepare half of every missing TOOL, each in a throwaway
+# folder, all at once in the background. Best effort: a failed download is logged and
+# left to the build, which repeats it and stops with the real error.
+start_prefetch() {
+  local tool todo=()
+  for tool; do "have_$tool" || todo+=("$tool"); done
+  (( ${#todo[@]} > 0 )) || return 0
+  PREFETCH_DIR=$(mktemp -d "$SRC_DIR/.prefetch.XXXXXX")
+  log "downloading the modules of ${todo[*]} in the background"
+  for tool in "${todo[@]}"; do
+    # 9>&-: a download must not hold the build lock after this script has ended.
+    (
+      if "prepare_$tool" "$PREFETCH_DIR/$tool" >"$PREFETCH_DIR/$tool.log" 2>&1; then
+        log "downloaded the modules of $tool"
+      else
+        log "downloading the modules of $tool failed; its build will try again: $(tail -n 3 "$PREFETCH_DIR/$tool.log")"
+      fi
+    ) 9>&- &
+    PREFETCH_PIDS+=("$!")
+  done
+}
+
+stop_prefetch() {
+  (( ${#PREFETCH_PIDS[@]} == 0 )) || kill "${PREFETCH_PIDS[@]}" 2>/dev/null || true
+  [[ -z $PREFETCH_DIR ]] || rm -rf "$PREFETCH_DIR"
+}
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 mkdir -p "$BIN_DIR" "$SRC_DIR"
 [[ $# -gt 0 ]] || set -- all
-if [[ $* != env ]]; then
-  # One build at a time: parallel test packages (and people) may ask at once, and the
-  # builds share a scratch folder and two cores anyway.
-  exec 9>"$CACHE_DIR/.build.lock"
-  flock 9
+if [[ $* == env ]]; then print_env; exit 0; fi
+
+usage() { log "unknown target $1 (want envtest, vault, versitygw, glauth, cluster, all, prefetch [TARGET|project]... or env)"; exit 2; }
+prefetch_only=false
+if [[ $1 == prefetch ]]; then
+  prefetch_only=true; shift
+  [[ $# -gt 0 ]] || set -- all
 fi
-for target in "$@"; do
-  case $target in
-    envtest) build_envtest ;;
-    vault) build_vault ;;
-    versitygw) build_versitygw ;;
-    glauth) build_glauth ;;
-    cluster) build_cluster ;;
-    all) build_envtest; build_versitygw; build_vault; build_glauth ;;
-    env) print_env ;;
-    *) log "unknown target $target (want envtest, vault, versitygw, glauth, cluster, all or env)"; exit 2 ;;
-  esac
+tools=()
+for target; do
+  [[ $target != project || $prefetch_only == true ]] || usage "$target"
+  names=$(tools_of "$target") || usage "$target"
+  for tool in $names; do [[ " ${tools[*]} " == *" $tool "* ]] || tools+=("$tool"); done
 done
+trap stop_prefetch EXIT
+trap 'exit 143' TERM INT
+
+if [[ $prefetch_only == true ]]; then
+  start_prefetch "${tools[@]}"
+  wait
+  exit 0
+fi
+
+# One build at a time: parallel test packages (and people) may ask at once, and the
+# builds share a scratch folder and two cores anyway.
+exec 9>"$CACHE_DIR/.build.lock"
+flock 9
+# The first missing tool downloads its own modules; the others' downloads overlap it.
+first=
+for tool in "${tools[@]}"; do have_$tool || { first=$tool; break; }; done
+if [[ -n $first ]]; then
+  rest=()
+  for tool in "${tools[@]}"; do [[ $tool == "$first" ]] || rest+=("$tool"); done
+  start_prefetch "${rest[@]}"
+fi
+for tool in "${tools[@]}"; do "build_$tool"; done
+[[ " ${tools[*]} " != *" kubernetes "* ]] || link_envtest
+[[ -z $first ]] || log "every binary is ready"
+[[ ${#PREFETCH_PIDS[@]} -eq 0 ]] || wait "${PREFETCH_PIDS[@]}"
