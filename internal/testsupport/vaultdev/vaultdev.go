@@ -1,10 +1,18 @@
 // Package vaultdev runs a real Vault server for tests. Unlike `vault server -dev` it keeps its
-// state in a file storage backend, so a test can stop Vault (to see the operator cope with an
-// outage) and start it again with the same keys, policies, KV data and tokens.
+// state in integrated (raft) storage, so a test can stop Vault (to see the operator cope with
+// an outage) and start it again with the same keys, policies, KV data and tokens.
+//
+// hack/test-binaries.sh builds Vault with its `minimal` build tag, which leaves the
+// Kubernetes auth method out, and puts that method, Vault's own plugin, into plugins/ next to
+// the binary: the server then loads it from there and registers it in its catalog as
+// "kubernetes", so that enabling the method works as on a full Vault. A Vault binary with no
+// plugins/ folder is taken to link the method in.
 package vaultdev
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -164,20 +172,41 @@ func (s *Server) firstStart() error {
 			return err
 		}
 	}
+	// Raft and request forwarding listen here; Vault requires it with integrated storage.
+	clusterPort, err := proc.FreePortOn(s.host)
+	if err != nil {
+		return err
+	}
 	listen := net.JoinHostPort(s.host, strconv.Itoa(port))
+	clusterListen := net.JoinHostPort(s.host, strconv.Itoa(clusterPort))
 	s.Addr = "http://" + listen
-	config := fmt.Sprintf(`storage "file" {
-  path = %q
+	dataDir := filepath.Join(s.Dir, "data")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return err
+	}
+	plugins, err := pluginDir(s.binary)
+	if err != nil {
+		return err
+	}
+	config := fmt.Sprintf(`storage "raft" {
+  path                   = %q
+  node_id                = "vaultdev"
+  performance_multiplier = 1
 }
 listener "tcp" {
-  address     = %q
-  tls_disable = true
+  address         = %q
+  cluster_address = %q
+  tls_disable     = true
 }
 api_addr      = %q
+cluster_addr  = %q
 disable_mlock = true
 ui            = false
 log_level     = "info"
-`, filepath.Join(s.Dir, "data"), listen, s.Addr)
+`, dataDir, listen, clusterListen, s.Addr, "https://"+clusterListen)
+	if plugins != "" {
+		config += fmt.Sprintf("plugin_directory = %q\n", plugins)
+	}
 	if err := os.WriteFile(s.configPath(), []byte(config), 0o600); err != nil {
 		return err
 	}
@@ -197,7 +226,50 @@ log_level     = "info"
 	}
 	s.RootToken = init.RootToken
 	s.UnsealKey = init.KeysB64[0]
-	return s.unseal()
+	if err := s.unseal(); err != nil {
+		return err
+	}
+	if plugins == "" {
+		return nil
+	}
+	return s.registerKubernetesAuth(ctx, plugins)
+}
+
+// kubernetesAuthPlugin is the file name hack/test-binaries.sh gives Vault's Kubernetes auth
+// plugin in plugins/.
+const kubernetesAuthPlugin = "vault-plugin-auth-kubernetes"
+
+// pluginDir is the plugins/ folder next to binary, with symlinks resolved (Vault refuses a
+// symlinked plugin directory), or "" when binary has none.
+func pluginDir(binary string) (string, error) {
+	dir := filepath.Join(filepath.Dir(binary), "plugins")
+	if _, err := os.Stat(filepath.Join(dir, kubernetesAuthPlugin)); errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(dir)
+}
+
+// registerKubernetesAuth puts the Kubernetes auth plugin into Vault's catalog under the
+// name a full build gives the built-in method, so `type: kubernetes` mounts it. The catalog
+// lives in storage: it survives Restart.
+func (s *Server) registerKubernetesAuth(ctx context.Context, plugins string) error {
+	binary, err := os.ReadFile(filepath.Join(plugins, kubernetesAuthPlugin))
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(binary)
+	client, err := s.newClient()
+	if err != nil {
+		return err
+	}
+	if err := client.Sys().RegisterPluginWithContext(ctx, &vaultapi.RegisterPluginInput{
+		Name: "kubernetes", Type: vaultapi.PluginTypeCredential, Command: kubernetesAuthPlugin, SHA256: hex.EncodeToString(sum[:]),
+	}); err != nil {
+		return s.failure("registering the Kubernetes auth plugin", err)
+	}
+	return nil
 }
 
 func (s *Server) configPath() string { return filepath.Join(s.Dir, "vault.hcl") }

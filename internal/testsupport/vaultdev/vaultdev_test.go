@@ -79,3 +79,39 @@ func TestStartMainStopsEverything(t *testing.T) {
 		t.Fatalf("%s still accepts connections after stop", srv.Addr)
 	}
 }
+
+// The Kubernetes auth method mounts as type kubernetes, as on a full Vault (the minimal
+// build runs it as a plugin), and keeps its configuration across a restart, when Vault
+// starts the plugin again.
+func TestKubernetesAuthMountsAndSurvivesRestart(t *testing.T) {
+	srv := vaultdev.Start(t)
+	client := srv.Client(t)
+	ctx := context.Background()
+
+	if err := client.Sys().EnableAuthWithOptionsWithContext(ctx, "kubernetes", &vaultapi.EnableAuthOptions{Type: "kubernetes"}); err != nil {
+		t.Fatalf("enabling the Kubernetes auth method: %v", err)
+	}
+	const host = "https://192.0.2.1:6443"
+	if _, err := client.Logical().WriteWithContext(ctx, "auth/kubernetes/config", map[string]any{
+		"kubernetes_host": host, "disable_local_ca_jwt": true,
+	}); err != nil {
+		t.Fatalf("configuring the Kubernetes auth method: %v", err)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatalf("Restart: %v", err)
+	}
+	auths, err := client.Sys().ListAuthWithContext(ctx)
+	if err != nil {
+		t.Fatalf("listing auth methods: %v", err)
+	}
+	if m, ok := auths["kubernetes/"]; !ok || m.Type != "kubernetes" {
+		t.Fatalf("after a restart, auth methods are %v; want kubernetes/ of type kubernetes", auths)
+	}
+	cfg, err := client.Logical().ReadWithContext(ctx, "auth/kubernetes/config")
+	if err != nil || cfg == nil {
+		t.Fatalf("reading the Kubernetes auth configuration after a restart: %v (%v)", err, cfg)
+	}
+	if got := cfg.Data["kubernetes_host"]; got != host {
+		t.Fatalf("kubernetes_host after a restart = %v, want %s", got, host)
+	}
+}
