@@ -178,7 +178,7 @@ prepare_vault() {
 build_vault() {
   local dest; dest=$(vault_dir)
   if have_vault; then log "vault $VAULT_VERSION cached in $dest"; return; fi
-  log "building vault $VAULT_VERSION (minimal) and its Kubernetes auth plugin from github.com/hashicorp/vault (about 8 minutes from a cold build cache)"
+  log "building vault $VAULT_VERSION (minimal) and its Kubernetes auth plugin from github.com/hashicorp/vault (about 10 minutes from a cold build cache)"
   local src=$SRC_DIR/vault-$VAULT_VERSION
   prepare_vault "$src"
   (cd "$src" && CGO_ENABLED=0 go build -tags minimal -trimpath -ldflags='-s -w' -o out/ "${VAULT_PACKAGES[@]}")
