@@ -237,9 +237,10 @@ log_level     = "info"
 }
 
 // stateRoot is where a server's folder goes: /dev/shm when there is one. Raft syncs every
-// write to disk; on a disk, hack/bench-scale's baseline at N=1000 took 204 s instead of the
-// file backend's 90-97, Vault rather than the code under test setting the pace. On tmpfs a
-// sync costs nothing, and a test's Vault state is thrown away anyway.
+// write to disk; with the state on disk, one hack/bench-scale baseline at N=1000 took 204 s
+// where earlier ones on the file backend took 90-97 s (later ones with the state here took
+// 148-189 s, so the machine's day counts too). On tmpfs a sync costs nothing, and a test's
+// Vault state is thrown away anyway.
 func stateRoot() string {
 	if info, err := os.Stat("/dev/shm"); err == nil && info.IsDir() && unix.Access("/dev/shm", unix.W_OK) == nil {
 		return "/dev/shm"
