@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -72,18 +71,4 @@ func keyName(inst *v1alpha1.HelpdeskInstance) string {
 		return inst.Status.Encryption.KeyName
 	}
 	return "of the instance"
-}
-
-// recordReadyChange emits an Event when Ready changes status: events on change only.
-func (r *HelpdeskInstanceReconciler) recordReadyChange(before, after *v1alpha1.HelpdeskInstance) {
-	was := meta.FindStatusCondition(before.Status.Conditions, v1alpha1.ConditionReady)
-	now := meta.FindStatusCondition(after.Status.Conditions, v1alpha1.ConditionReady)
-	if now == nil || (was != nil && was.Status == now.Status) {
-		return
-	}
-	if now.Status == metav1.ConditionTrue {
-		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, now.Reason, "Reconcile", "%s", eventMessage(now.Message))
-		return
-	}
-	r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, now.Reason, "Reconcile", "%s", eventMessage(now.Message))
 }

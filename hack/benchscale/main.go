@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -112,6 +113,9 @@ type row struct {
 	peakRSS, settledRSS      int64
 	loadBaseline, loadOp     float64
 	kindsMismatch            string
+	// cpuBaseline and cpuOperator are the CPU seconds each process used while the
+	// baseline ran and until the operator converged.
+	cpuBaseline, cpuOperator cpuTimes
 }
 
 // keptOrSaid says when a profile or metrics file could not be saved (the run goes on).
@@ -162,11 +166,19 @@ func measureBaseline(ctx context.Context, c config, n int, r *row) (map[string]i
 	}
 	defer w.stop()
 	logf("N=%d baseline: plain client, %d workers, server-side apply of the rendered children, Vault writes (load %.2f)", n, c.workers, r.loadBaseline)
+	cpu0, err := readCPUTimes()
+	if err != nil {
+		return nil, err
+	}
 	res, err := runBaseline(ctx, w, n, c.workers)
 	if err != nil {
 		return nil, err
 	}
 	r.baseline, r.baselineWrites = res.elapsed, res.writes
+	if cpu1, err := readCPUTimes(); err == nil {
+		r.cpuBaseline = cpu1.since(cpu0)
+		logf("N=%d baseline: CPU seconds by process: %s (%.0f%% of the machine)", n, r.cpuBaseline, 100*r.cpuBaseline.total()/(float64(runtime.NumCPU())*res.elapsed.Seconds()))
+	}
 	if c.profileDir != "" {
 		keptOrSaid(saveAPIMetrics(ctx, w, filepath.Join(c.profileDir, fmt.Sprintf("apiserver-baseline-%d.txt", n))))
 	}
@@ -234,6 +246,10 @@ func measureOperator(ctx context.Context, c config, n int, kinds map[string]int,
 			}
 		}()
 	}
+	cpu0, err := readCPUTimes()
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	if err := createInstances(ctx, w.client, n); err != nil {
 		return err
@@ -243,6 +259,10 @@ func measureOperator(ctx context.Context, c config, n int, kinds map[string]int,
 		logf("N=%d operator: %d of %d instances ready after %.0fs", n, ready, n, time.Since(start).Seconds())
 	})
 	r.operator = time.Since(start)
+	if cpu1, err := readCPUTimes(); err == nil {
+		r.cpuOperator = cpu1.since(cpu0)
+		logf("N=%d operator: CPU seconds by process: %s (%.0f%% of the machine)", n, r.cpuOperator, 100*r.cpuOperator.total()/(float64(runtime.NumCPU())*r.operator.Seconds()))
+	}
 	stopProf()
 	profWG.Wait()
 	if !ok {
@@ -489,6 +509,11 @@ func report(c config, rows []row) {
 	for _, r := range rows {
 		if r.kindsMismatch != "" {
 			fmt.Printf("scale-bench: N=%d children differ from the baseline's: %s\n", r.n, r.kindsMismatch)
+		}
+	}
+	for _, r := range rows {
+		if r.cpuBaseline != nil && r.cpuOperator != nil {
+			fmt.Printf("scale-bench: N=%d CPU seconds, baseline: %s; operator: %s; ratio %.2fx\n", r.n, r.cpuBaseline, r.cpuOperator, r.cpuOperator.total()/r.cpuBaseline.total())
 		}
 	}
 	if len(rows) >= 2 {
