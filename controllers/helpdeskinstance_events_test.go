@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
-	"github.com/privatedesk/helpdesk-operator/internal/resources"
 )
 
 func TestReadyEventOnlyForComingUpGoingDownOrAProblem(t *testing.T) {
@@ -58,37 +55,17 @@ func TestReadyEventsTellProblemsFromProgress(t *testing.T) {
 	inst := newInstance(newNamespace(t), "events")
 	mustCreate(t, inst)
 	markDatabaseReady(t, inst)
-	migrations := func() ([]batchv1.Job, error) {
-		jobs := &batchv1.JobList{}
-		err := k8sClient.List(ctx, jobs, client.InNamespace(inst.Namespace), client.MatchingLabels{resources.LabelComponent: resources.ComponentMigration})
-		return jobs.Items, err
-	}
-	var failing batchv1.Job
-	eventually(t, wait, func() error {
-		jobs, err := migrations()
-		if err != nil || len(jobs) != 1 {
-			return fmt.Errorf("want 1 migration Job, found %d (err %w)", len(jobs), err)
-		}
-		failing = jobs[0]
-		return nil
-	})
-	now := time.Now()
-	finishJob(t, &failing, now, now, false)
+	failing := finishMigration(t, inst, false)
 	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonMigrationFailed))
 	eventually(t, wait, eventIs(inst, corev1.EventTypeWarning, v1alpha1.ReasonMigrationFailed))
 
 	// Retry as the message says: delete the Job.
-	if err := k8sClient.Delete(ctx, &failing, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+	if err := k8sClient.Delete(ctx, failing, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, wait, func() error {
-		jobs, err := migrations()
-		if err != nil || len(jobs) != 1 || jobs[0].UID == failing.UID {
-			return fmt.Errorf("want the failed migration Job replaced, found %d (err %w)", len(jobs), err)
-		}
-		return nil
-	})
-	completeMigration(t, inst)
+	if replaced := completeMigration(t, inst); replaced.UID == failing.UID {
+		t.Fatal("the failed migration Job was not replaced")
+	}
 	markDeploymentAvailable(t, inst, 1)
 	eventually(t, wait, conditionIs(inst, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled))
 	eventually(t, wait, eventIs(inst, corev1.EventTypeNormal, v1alpha1.ReasonReconciled))

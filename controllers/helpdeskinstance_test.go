@@ -69,6 +69,12 @@ func markDatabaseReady(t *testing.T, inst *v1alpha1.HelpdeskInstance) {
 // completeMigration plays the Job controller for the instance's migration Job.
 func completeMigration(t *testing.T, inst *v1alpha1.HelpdeskInstance) *batchv1.Job {
 	t.Helper()
+	return finishMigration(t, inst, true)
+}
+
+// finishMigration plays the Job controller: the instance's migration Job succeeds or fails.
+func finishMigration(t *testing.T, inst *v1alpha1.HelpdeskInstance, succeeded bool) *batchv1.Job {
+	t.Helper()
 	jobs := &batchv1.JobList{}
 	eventually(t, wait, func() error {
 		if err := k8sClient.List(context.Background(), jobs, client.InNamespace(inst.Namespace), client.MatchingLabels{resources.LabelComponent: resources.ComponentMigration}); err != nil {
@@ -81,7 +87,7 @@ func completeMigration(t *testing.T, inst *v1alpha1.HelpdeskInstance) *batchv1.J
 	})
 	job := &jobs.Items[0]
 	now := time.Now()
-	finishJob(t, job, now, now, true)
+	finishJob(t, job, now, now, succeeded)
 	return job
 }
 
