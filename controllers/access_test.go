@@ -142,6 +142,14 @@ func TestSharedAccessPolicyIsEnforcedOnEveryInstance(t *testing.T) {
 		policy.Status.Instances[0].MFA.State != v1alpha1.AccessPartEnforced {
 		t.Errorf("status.instances = %+v", policy.Status.Instances)
 	}
+	// Parts in force are listed by state: their text is the instance's own.
+	for _, entry := range policy.Status.Instances {
+		for _, p := range namedParts(entry.AccessEnforcement) {
+			if p.status.Reason != "" || p.status.Message != "" {
+				t.Errorf("status.instances %s: %s %s carries %q %q", entry.Name, p.name, p.status.State, p.status.Reason, p.status.Message)
+			}
+		}
+	}
 
 	// Routes: the portal and the agent paths, each with its list, both to the gate.
 	an := resources.AccessNamesFor(one)
@@ -333,6 +341,20 @@ func TestGateKeepsItsLastConfigurationWhileItsSecretIsMissing(t *testing.T) {
 		t.Errorf("status.access.sso = %+v", sso)
 	}
 	eventually(t, wait, conditionIs(policy, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonSecretMissing))
+	// The policy lists the part not enforced with the instance's reason and message.
+	eventually(t, wait, func() error {
+		if err := get(policy); err != nil {
+			return err
+		}
+		if len(policy.Status.Instances) != 1 {
+			return fmt.Errorf("status.instances = %+v", policy.Status.Instances)
+		}
+		if sso := policy.Status.Instances[0].SSO; sso.State != v1alpha1.AccessPartNotEnforced || sso.Reason != v1alpha1.ReasonSecretMissing ||
+			!strings.Contains(sso.Message, `Secret "oidc" does not exist`) {
+			return fmt.Errorf("status.instances[0].sso = %+v", sso)
+		}
+		return nil
+	})
 	settle(t)
 	if got := hashOf(); got != rotated {
 		t.Error("the gate changed while its policy could not be rendered")
@@ -506,6 +528,66 @@ func keysOf(m map[string]any) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestAccessEventsTellProblemsFromSettingsBeingWritten brings up an instance whose policy
+// asks for a captcha: its settings wait for the migration (no Event), then for a missing
+// Secret (a Warning), then are written (a Normal Event).
+func TestAccessEventsTellProblemsFromSettingsBeingWritten(t *testing.T) {
+	ns := newNamespace(t)
+	mustCreate(t, secret(ns, "oidc", map[string]string{"client-secret": clientSecretValue}))
+	policy := oidcAccessPolicy(ns, "agents")
+	policy.Spec.MFA.Required = ptr.To(false)
+	policy.Spec.BotProtection = &v1alpha1.BotProtectionSpec{Captcha: &v1alpha1.CaptchaSpec{
+		Provider: "ReCaptcha", SiteKey: "6LcSiteKey", SecretKeyRef: v1alpha1.SecretKeyReference{Name: "captcha", Key: "secret-key"},
+	}}
+	mustCreate(t, policy)
+	inst := newInstance(ns, "desk", withAccessPolicy("agents"))
+	mustCreate(t, inst)
+	markDatabaseReady(t, inst)
+	botProtectionIs := func(state v1alpha1.AccessPartState, reason string) func() error {
+		return func() error {
+			if err := get(inst); err != nil {
+				return err
+			}
+			if a := inst.Status.Access; a == nil || a.BotProtection.State != state || a.BotProtection.Reason != reason {
+				return fmt.Errorf("status.access %+v, want botProtection %s %s", a, state, reason)
+			}
+			return nil
+		}
+	}
+	eventually(t, wait, botProtectionIs(v1alpha1.AccessPartNotEnforced, v1alpha1.ReasonSettingsPending))
+	completeMigration(t, inst)
+	eventually(t, wait, botProtectionIs(v1alpha1.AccessPartNotEnforced, v1alpha1.ReasonSecretMissing))
+	eventually(t, wait, eventIs(inst, corev1.EventTypeWarning, "AccessNotEnforced"))
+
+	mustCreate(t, secret(ns, "captcha", map[string]string{"secret-key": "captcha-private-key-never-shown"}))
+	var job batchv1.Job
+	eventually(t, wait, func() error {
+		list := &batchv1.JobList{}
+		if err := k8sClient.List(context.Background(), list, client.InNamespace(ns), client.MatchingLabels{resources.LabelComponent: resources.ComponentSettings}); err != nil {
+			return err
+		}
+		if len(list.Items) != 1 {
+			return fmt.Errorf("%d settings Jobs", len(list.Items))
+		}
+		job = list.Items[0]
+		return nil
+	})
+	now := time.Now()
+	finishJob(t, &job, now, now, true)
+	eventually(t, wait, botProtectionIs(v1alpha1.AccessPartEnforced, ""))
+	eventually(t, wait, eventIs(inst, corev1.EventTypeNormal, "AccessEnforced"))
+
+	var warnings []string
+	for _, e := range recorder.of(ns, "desk") {
+		if e.reason == "AccessNotEnforced" {
+			warnings = append(warnings, e.eventType+" "+e.message)
+		}
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "botProtection NotEnforced ("+v1alpha1.ReasonSecretMissing+")") {
+		t.Errorf("access Warnings %q, want one, for the missing Secret only", warnings)
+	}
 }
 
 // TestAppSettingsAreWrittenByAJobAndRollTheApp: the extension allow-list and reCAPTCHA go

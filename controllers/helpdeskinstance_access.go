@@ -276,38 +276,63 @@ func namedParts(e v1alpha1.AccessEnforcement) []namedPart {
 	return []namedPart{{"allowList", e.AllowList}, {"sso", e.SSO}, {"mfa", e.MFA}, {"session", e.Session}, {"uploads", e.Uploads}, {"botProtection", e.BotProtection}}
 }
 
+// accessProgressReasons are the reasons a part is not enforced for while it is being put
+// in place: nothing is wrong yet.
+var accessProgressReasons = map[string]bool{v1alpha1.ReasonSettingsPending: true}
+
 // recordAccessChanges records one Event per reconcile that changed the enforcement of a
-// part: Normal when every changed part is now in force (or not asked for), Warning when
-// one is not.
+// part, when accessEvent says the change calls for one.
 func (r *HelpdeskInstanceReconciler) recordAccessChanges(inst *v1alpha1.HelpdeskInstance, before, after *v1alpha1.AccessStatus) {
 	if r.Recorder == nil || after == nil {
 		return
 	}
+	if eventType, reason, changes, ok := accessEvent(before, after); ok {
+		r.Recorder.Eventf(inst, nil, eventType, reason, "Access", "AccessPolicy %s on %s: %s", after.PolicyName, after.Exposure, strings.Join(changes, ", "))
+	}
+}
+
+// accessEvent says which Event, if any, the parts' move from before (nil for the first
+// report) to after calls for, listing the parts that changed. As for Ready (readyEvent):
+// Warning when a part leaves Enforced or stops on a problem (a reason that is not
+// progress); nothing while a part not yet enforced is only being put in place, or a new
+// instance's settings would raise a Warning for every tenant created; Normal when the
+// changed parts are all in force (or no longer asked for).
+func accessEvent(before, after *v1alpha1.AccessStatus) (eventType, reason string, changes []string, ok bool) {
 	var old []namedPart
 	if before != nil {
 		old = namedParts(before.AccessEnforcement)
 	}
-	var changes []string
-	warning := false
+	warn, pending := false, false
 	for i, p := range namedParts(after.AccessEnforcement) {
-		if old != nil && old[i].status.State == p.status.State && old[i].status.Reason == p.status.Reason {
-			continue
+		wasEnforced := false
+		if old != nil {
+			if old[i].status.State == p.status.State && old[i].status.Reason == p.status.Reason {
+				continue
+			}
+			wasEnforced = old[i].status.State == v1alpha1.AccessPartEnforced
 		}
 		change := p.name + " " + string(p.status.State)
 		if p.status.Reason != "" {
 			change += " (" + p.status.Reason + ")"
 		}
 		changes = append(changes, change)
-		warning = warning || p.status.State == v1alpha1.AccessPartNotEnforced
+		if p.status.State == v1alpha1.AccessPartNotEnforced {
+			if wasEnforced || !accessProgressReasons[p.status.Reason] {
+				warn = true
+			} else {
+				pending = true
+			}
+		}
 	}
-	if len(changes) == 0 {
-		return
+	switch {
+	case len(changes) == 0:
+		return "", "", nil, false
+	case warn:
+		return corev1.EventTypeWarning, "AccessNotEnforced", changes, true
+	case pending:
+		return "", "", nil, false
 	}
-	eventType, reason := corev1.EventTypeNormal, "AccessEnforced"
-	if warning {
-		eventType, reason = corev1.EventTypeWarning, "AccessNotEnforced"
-	}
-	r.Recorder.Eventf(inst, nil, eventType, reason, "Access", "AccessPolicy %s on %s: %s", after.PolicyName, after.Exposure, strings.Join(changes, ", "))
+	return corev1.EventTypeNormal, "AccessEnforced", changes, true
 }
 
 // instancesUsingSecret maps a Secret to the instances whose access policy references it,

@@ -97,3 +97,48 @@ func eventIs(obj client.Object, eventType, reason string) func() error {
 		return fmt.Errorf("no %s %s event among %+v", eventType, reason, events)
 	}
 }
+
+func TestAccessEventOnlyForPartsInForceLeavingItOrAProblem(t *testing.T) {
+	part := func(state v1alpha1.AccessPartState, reason string) v1alpha1.AccessPartStatus {
+		return v1alpha1.AccessPartStatus{State: state, Reason: reason}
+	}
+	enforced, notRequested := part(v1alpha1.AccessPartEnforced, ""), part(v1alpha1.AccessPartNotRequested, "")
+	pending := part(v1alpha1.AccessPartNotEnforced, v1alpha1.ReasonSettingsPending)
+	access := func(uploads, bot, session v1alpha1.AccessPartStatus) *v1alpha1.AccessStatus {
+		return &v1alpha1.AccessStatus{PolicyName: "agents", Exposure: "ingress/ingress-nginx", AccessEnforcement: v1alpha1.AccessEnforcement{
+			AllowList: enforced, SSO: enforced, MFA: notRequested, Session: session, Uploads: uploads, BotProtection: bot,
+		}}
+	}
+	settingsUp := access(enforced, enforced, enforced)
+	for _, tc := range []struct {
+		name          string
+		before, after *v1alpha1.AccessStatus
+		want          string // "" for no Event
+	}{
+		{"a new instance's settings are being written", nil, access(pending, pending, enforced), ""},
+		{"its settings written", access(pending, pending, enforced), settingsUp, corev1.EventTypeNormal},
+		{"in force from the first report", nil, settingsUp, corev1.EventTypeNormal},
+		{"nothing changed", settingsUp, settingsUp, ""},
+		{"new values being written leave Enforced", settingsUp, access(pending, enforced, enforced), corev1.EventTypeWarning},
+		{"a missing Secret on the way up", access(pending, pending, enforced), access(part(v1alpha1.AccessPartNotEnforced, v1alpha1.ReasonSecretMissing), pending, enforced), corev1.EventTypeWarning},
+		{"the settings Job failed", access(pending, pending, enforced), access(part(v1alpha1.AccessPartNotEnforced, v1alpha1.ReasonSettingsFailed), pending, enforced), corev1.EventTypeWarning},
+		{"a part the exposure cannot enforce, from the start", nil, access(pending, pending, part(v1alpha1.AccessPartNotEnforced, v1alpha1.ReasonSessionNeedsSSO)), corev1.EventTypeWarning},
+		{"settings written beside a part never enforced", access(pending, pending, part(v1alpha1.AccessPartNotEnforced, v1alpha1.ReasonSessionNeedsSSO)),
+			access(enforced, enforced, part(v1alpha1.AccessPartNotEnforced, v1alpha1.ReasonSessionNeedsSSO)), corev1.EventTypeNormal},
+		{"back to being written after a problem", access(part(v1alpha1.AccessPartNotEnforced, v1alpha1.ReasonSecretMissing), pending, enforced), access(pending, pending, enforced), ""},
+		{"a part no longer asked for", settingsUp, access(notRequested, enforced, enforced), corev1.EventTypeNormal},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, reason, changes, ok := accessEvent(tc.before, tc.after)
+			if !ok {
+				got = ""
+			}
+			if got != tc.want {
+				t.Fatalf("accessEvent = %q %s %v, want %q", got, reason, changes, tc.want)
+			}
+			if ok && len(changes) == 0 {
+				t.Errorf("an Event that lists no change")
+			}
+		})
+	}
+}

@@ -41,7 +41,7 @@ func (r *HelpdeskInstanceReconciler) reconcileAppSettings(ctx context.Context, s
 		return err
 	}
 	if len(missing) > 0 {
-		scope.access.settings = &problem{v1alpha1.ReasonSettingsPending, missingReferencesMessage(inst.Namespace, missing) + "; the app settings wait for it"}
+		scope.access.settings = &problem{v1alpha1.ReasonSecretMissing, missingReferencesMessage(inst.Namespace, missing) + "; the app settings wait for it"}
 		return nil
 	}
 	desired := resources.SettingsJob(inst, scope.profile, r.Resources, *want, versions)

@@ -337,8 +337,9 @@ type AccessPolicyInstance struct {
 // AccessPolicyStatus is the observed state of an AccessPolicy.
 type AccessPolicyStatus struct {
 	// Instances lists the instances that reference the policy and, per part, whether it
-	// is enforced on them (as each instance last reported it): those with a part not
-	// enforced first, 256 at most; Ready counts them all.
+	// is enforced on them (as each instance last reported it; reason and message only
+	// for a part not enforced, the instance's status.access has the rest): those with a
+	// part not enforced first, 256 at most; Ready counts them all.
 	// +optional
 	// +kubebuilder:validation:MaxItems=256
 	// +listType=map

@@ -138,7 +138,8 @@ const (
 	// ReasonExtensionsUnsupported: the app profile has no setting for allowed extensions.
 	ReasonExtensionsUnsupported = "ExtensionsUnsupported"
 	// ReasonSettingsPending: the app settings the policy decides are being written (the
-	// settings Job runs, or waits for the database, its migration or a Secret).
+	// settings Job runs, or waits for the database or its migration; a missing Secret is
+	// ReasonSecretMissing).
 	ReasonSettingsPending = "SettingsPending"
 	// ReasonSettingsFailed: the Job that writes the app settings failed.
 	ReasonSettingsFailed = "SettingsFailed"
