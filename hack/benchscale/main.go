@@ -54,6 +54,9 @@ type config struct {
 	// passes it; the manager sets its GOMEMLIMIT below it. The API server, etcd, Vault and
 	// the bench itself never get a limit.
 	memoryLimit string
+	// bracket runs the baseline again after the operator, so that the ratio is taken
+	// against the machine's speed on both sides of it.
+	bracket bool
 }
 
 func main() {
@@ -70,6 +73,7 @@ func main() {
 	flag.DurationVar(&c.converge, "converge-timeout", 14*time.Minute, "how long the operator may take to bring every instance up")
 	flag.StringVar(&c.memoryLimit, "manager-memory-limit", "", "the manager's container memory limit (e.g. 200Mi), its --memory-limit as the chart passes it; empty: none")
 	flag.StringVar(&extra, "manager-args", "", "extra space-separated flags for the manager, e.g. --kube-api-qps=100")
+	flag.BoolVar(&c.bracket, "bracket", true, "run the baseline again after the operator and take the ratio against the mean of both (the machine's speed drifts between minutes-long phases)")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -101,8 +105,11 @@ func main() {
 
 // row is one N's results.
 type row struct {
-	n                        int
-	baseline, operator       time.Duration
+	n                  int
+	baseline, operator time.Duration
+	// baselines are the baseline's runs (before the operator, and after it when
+	// bracketed); baseline and cpuBaseline are their mean.
+	baselines                []time.Duration
 	baselineWrites, opWrites int64
 	idleWrites, idleVault    int64
 	idleReconciles           int64
@@ -139,10 +146,11 @@ func run(ctx context.Context, c config) error {
 		if err != nil {
 			return err
 		}
-		kinds, err := measureBaseline(ctx, c, n, &r)
+		kinds, first, err := measureBaseline(ctx, c, n, "before the operator")
 		if err != nil {
 			return fmt.Errorf("baseline at N=%d: %w", n, err)
 		}
+		runs := []baselineRun{first}
 		r.loadOp, err = waitForQuiet(ctx, c, &waited)
 		if err != nil {
 			return err
@@ -153,37 +161,90 @@ func run(ctx context.Context, c config) error {
 			}
 			return fmt.Errorf("operator at N=%d: %w", n, err)
 		}
+		if c.bracket {
+			if _, err := waitForQuiet(ctx, c, &waited); err != nil {
+				return err
+			}
+			_, second, err := measureBaseline(ctx, c, n, "after the operator")
+			if err != nil {
+				return fmt.Errorf("baseline at N=%d, after the operator: %w", n, err)
+			}
+			runs = append(runs, second)
+		}
+		r.setBaseline(runs)
 		rows = append(rows, r)
 	}
 	report(c, rows)
 	return nil
 }
 
-func measureBaseline(ctx context.Context, c config, n int, r *row) (map[string]int, error) {
+// baselineRun is one run of the baseline.
+type baselineRun struct {
+	elapsed time.Duration
+	writes  int64
+	cpu     cpuTimes
+}
+
+func measureBaseline(ctx context.Context, c config, n int, when string) (map[string]int, baselineRun, error) {
 	w, err := startWorld(ctx, c.workDir)
 	if err != nil {
-		return nil, err
+		return nil, baselineRun{}, err
 	}
 	defer w.stop()
-	logf("N=%d baseline: plain client, %d workers, server-side apply of the rendered children, Vault writes (load %.2f)", n, c.workers, r.loadBaseline)
+	load, _ := loadAverage()
+	logf("N=%d baseline (%s): plain client, %d workers, server-side apply of the rendered children, Vault writes (load %.2f)", n, when, c.workers, load)
 	cpu0, err := readCPUTimes()
 	if err != nil {
-		return nil, err
+		return nil, baselineRun{}, err
 	}
 	res, err := runBaseline(ctx, w, n, c.workers)
 	if err != nil {
-		return nil, err
+		return nil, baselineRun{}, err
 	}
-	r.baseline, r.baselineWrites = res.elapsed, res.writes
+	run := baselineRun{elapsed: res.elapsed, writes: res.writes}
 	if cpu1, err := readCPUTimes(); err == nil {
-		r.cpuBaseline = cpu1.since(cpu0)
-		logf("N=%d baseline: CPU seconds by process: %s (%.0f%% of the machine)", n, r.cpuBaseline, 100*r.cpuBaseline.total()/(float64(runtime.NumCPU())*res.elapsed.Seconds()))
+		run.cpu = cpu1.since(cpu0)
+		logf("N=%d baseline (%s): CPU seconds by process: %s (%.0f%% of the machine)", n, when, run.cpu, 100*run.cpu.total()/(float64(runtime.NumCPU())*res.elapsed.Seconds()))
 	}
-	if c.profileDir != "" {
+	if c.profileDir != "" && when == "before the operator" {
 		keptOrSaid(saveAPIMetrics(ctx, w, filepath.Join(c.profileDir, fmt.Sprintf("apiserver-baseline-%d.txt", n))))
 	}
-	logf("N=%d baseline: %.2fs, %d API writes, children per kind %v", n, res.elapsed.Seconds(), res.writes, res.perKind)
-	return res.perKind, nil
+	logf("N=%d baseline (%s): %.2fs, %d API writes, children per kind %v", n, when, res.elapsed.Seconds(), res.writes, res.perKind)
+	return res.perKind, run, nil
+}
+
+// setBaseline takes the mean of the baseline's runs, in time and in CPU per process.
+func (r *row) setBaseline(runs []baselineRun) {
+	var sum time.Duration
+	cpu := cpuTimes{}
+	withCPU := 0
+	for _, run := range runs {
+		r.baselines = append(r.baselines, run.elapsed)
+		sum += run.elapsed
+		if run.cpu != nil {
+			withCPU++
+			for name, s := range run.cpu {
+				cpu[name] += s
+			}
+		}
+	}
+	r.baseline, r.baselineWrites = sum/time.Duration(len(runs)), runs[0].writes
+	if withCPU == len(runs) {
+		for name := range cpu {
+			cpu[name] /= float64(withCPU)
+		}
+		r.cpuBaseline = cpu
+	}
+}
+
+// drift is how far the baseline's runs are apart, relative to their mean (0 for one run):
+// how much the machine's speed moved while the operator was measured.
+func (r row) drift() float64 {
+	if len(r.baselines) < 2 || r.baseline <= 0 {
+		return 0
+	}
+	lo, hi := slices.Min(r.baselines), slices.Max(r.baselines)
+	return float64(hi-lo) / float64(r.baseline)
 }
 
 func measureOperator(ctx context.Context, c config, n int, kinds map[string]int, r *row) error {
@@ -222,6 +283,10 @@ func measureOperator(ctx context.Context, c config, n int, kinds map[string]int,
 		return err
 	}
 	a0, err := apiWrites(ctx, w)
+	if err != nil {
+		return err
+	}
+	reads0, err := apiReads(ctx, w)
 	if err != nil {
 		return err
 	}
@@ -275,10 +340,12 @@ func measureOperator(ctx context.Context, c config, n int, kinds map[string]int,
 		keptOrSaid(saveAPIMetrics(ctx, w, filepath.Join(c.profileDir, fmt.Sprintf("apiserver-converge-%d.txt", n))))
 	}
 	a1, _ := apiWrites(ctx, w)
+	reads1, _ := apiReads(ctx, w)
 	r.opWrites = m1.writes - m0.writes
 	logf("N=%d operator: converged in %.2fs with %d API writes %v, %d instance reconciles, %d Vault requests since the manager started", n, r.operator.Seconds(), r.opWrites,
 		diff(m1.byMethod, m0.byMethod), m1.reconciles-m0.reconciles, proxy.requests.Load())
 	logf("N=%d operator: the API server's writes meanwhile (the harness's included) %v", n, diff(a1, a0))
+	logf("N=%d operator: the API server's lists and watches meanwhile (the harness's included) %v", n, diff(reads1, reads0))
 	r.kindsMismatch = compareKinds(ctx, w.client, kinds)
 
 	// Idle: once nothing moves, one full resync period (plus its jitter) must cost no write
@@ -512,8 +579,21 @@ func report(c config, rows []row) {
 		}
 	}
 	for _, r := range rows {
+		if len(r.baselines) > 1 {
+			runs := make([]string, len(r.baselines))
+			for i, b := range r.baselines {
+				runs[i] = fmt.Sprintf("%.2fs", b.Seconds())
+			}
+			fmt.Printf("scale-bench: N=%d baseline before and after the operator: %s, %.0f%% apart; baseline_s and the ratios are against their mean\n",
+				r.n, strings.Join(runs, " and "), 100*r.drift())
+			if r.drift() > maxDrift {
+				fmt.Printf("scale-bench: N=%d WARNING: the machine's speed moved more than %.0f%% during the measurement; the ratio is uncertain by as much\n", r.n, 100*maxDrift)
+			}
+		}
+	}
+	for _, r := range rows {
 		if r.cpuBaseline != nil && r.cpuOperator != nil {
-			fmt.Printf("scale-bench: N=%d CPU seconds, baseline: %s; operator: %s; ratio %.2fx\n", r.n, r.cpuBaseline, r.cpuOperator, r.cpuOperator.total()/r.cpuBaseline.total())
+			fmt.Printf("scale-bench: N=%d CPU seconds, baseline (mean of %d runs): %s; operator: %s; ratio %.2fx\n", r.n, len(r.baselines), r.cpuBaseline, r.cpuOperator, r.cpuOperator.total()/r.cpuBaseline.total())
 		}
 	}
 	if len(rows) >= 2 {
@@ -524,6 +604,10 @@ func report(c config, rows []row) {
 	last := rows[len(rows)-1]
 	fmt.Printf("scale-bench: N=%d converge %.2fx idle-writes %d vault-idle %d rss %d MiB\n", last.n, ratio(last), last.idleWrites, last.idleVault, last.peakRSS>>20)
 }
+
+// maxDrift is how far apart the two baselines may be before the bench warns that the
+// machine's speed moved under the measurement.
+const maxDrift = 0.10
 
 func ratio(r row) float64 { return r.operator.Seconds() / r.baseline.Seconds() }
 

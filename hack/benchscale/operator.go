@@ -300,6 +300,32 @@ func fromAPIServer(ctx context.Context, w *world, path string) (io.ReadCloser, e
 	return resp.Body, nil
 }
 
+// apiReads counts the API server's GET, LIST and WATCH requests by resource, and the watchers
+// it closed because their client read too slowly (each one a new watch, often a new
+// LIST): the reads whose cost grows with the number of objects.
+func apiReads(ctx context.Context, w *world) (map[string]int64, error) {
+	body, err := fromAPIServer(ctx, w, "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	out := map[string]int64{}
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "apiserver_request_total{"):
+			if verb := label(line, "verb"); verb == "GET" || verb == "LIST" || verb == "WATCH" {
+				out[verb+" "+label(line, "resource")] += value(line)
+			}
+		case strings.HasPrefix(line, "apiserver_terminated_watchers_total{"):
+			out["terminated-watchers "+label(line, "resource")] += value(line)
+		}
+	}
+	return out, sc.Err()
+}
+
 // apiWrites counts the API server's write requests by verb and resource
 // (apiserver_request_total): unlike the manager's own counter it names what was written,
 // and it counts every client (the harness writes too while it plays the controllers).
