@@ -304,32 +304,43 @@ func fromAPIServer(ctx context.Context, w *world, path string) (io.ReadCloser, e
 // it closed because their client read too slowly (each one a new watch, often a new
 // LIST): the reads whose cost grows with the number of objects.
 func apiReads(ctx context.Context, w *world) (map[string]int64, error) {
-	body, err := fromAPIServer(ctx, w, "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer body.Close()
-	out := map[string]int64{}
-	sc := bufio.NewScanner(body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	return countMetrics(ctx, w, func(line string) string {
 		switch {
 		case strings.HasPrefix(line, "apiserver_request_total{"):
 			if verb := label(line, "verb"); verb == "GET" || verb == "LIST" || verb == "WATCH" {
-				out[verb+" "+label(line, "resource")] += value(line)
+				return verb + " " + label(line, "resource")
 			}
 		case strings.HasPrefix(line, "apiserver_terminated_watchers_total{"):
-			out["terminated-watchers "+label(line, "resource")] += value(line)
+			return "terminated-watchers " + label(line, "resource")
 		}
-	}
-	return out, sc.Err()
+		return ""
+	})
 }
 
 // apiWrites counts the API server's write requests by verb and resource
 // (apiserver_request_total): unlike the manager's own counter it names what was written,
 // and it counts every client (the harness writes too while it plays the controllers).
 func apiWrites(ctx context.Context, w *world) (map[string]int64, error) {
+	return countMetrics(ctx, w, func(line string) string {
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
+			return ""
+		}
+		switch verb := label(line, "verb"); verb {
+		case "GET", "LIST", "WATCH", "CONNECT":
+			return ""
+		default:
+			key := verb + " " + label(line, "resource")
+			if sub := label(line, "subresource"); sub != "" {
+				key += "/" + sub
+			}
+			return key
+		}
+	})
+}
+
+// countMetrics sums the API server's /metrics samples under the key keyOf gives each line
+// ("" skips it).
+func countMetrics(ctx context.Context, w *world, keyOf func(line string) string) (map[string]int64, error) {
 	body, err := fromAPIServer(ctx, w, "/metrics")
 	if err != nil {
 		return nil, err
@@ -339,18 +350,8 @@ func apiWrites(ctx context.Context, w *world) (map[string]int64, error) {
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "apiserver_request_total{") {
-			continue
-		}
-		switch verb := label(line, "verb"); verb {
-		case "GET", "LIST", "WATCH", "CONNECT":
-		default:
-			key := verb + " " + label(line, "resource")
-			if sub := label(line, "subresource"); sub != "" {
-				key += "/" + sub
-			}
-			out[key] += value(line)
+		if key := keyOf(sc.Text()); key != "" {
+			out[key] += value(sc.Text())
 		}
 	}
 	return out, sc.Err()
