@@ -73,7 +73,7 @@ func main() {
 	flag.DurationVar(&c.converge, "converge-timeout", 14*time.Minute, "how long the operator may take to bring every instance up")
 	flag.StringVar(&c.memoryLimit, "manager-memory-limit", "", "the manager's container memory limit (e.g. 200Mi), its --memory-limit as the chart passes it; empty: none")
 	flag.StringVar(&extra, "manager-args", "", "extra space-separated flags for the manager, e.g. --kube-api-qps=100")
-	flag.BoolVar(&c.bracket, "bracket", true, "run the baseline again after the operator and take the ratio against the mean of both (the machine's speed drifts between minutes-long phases)")
+	flag.BoolVar(&c.bracket, "bracket", true, "run the baseline again after the operator and take the ratio against the mean of both (the machine's speed can drift between minutes-long phases)")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
