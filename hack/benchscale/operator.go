@@ -300,58 +300,69 @@ func fromAPIServer(ctx context.Context, w *world, path string) (io.ReadCloser, e
 	return resp.Body, nil
 }
 
-// apiReads counts the API server's GET, LIST and WATCH requests by resource, and the watchers
+// readKey keys the API server's GET, LIST and WATCH requests by resource, and the watchers
 // it closed because their client read too slowly (each one a new watch, often a new
 // LIST): the reads whose cost grows with the number of objects.
-func apiReads(ctx context.Context, w *world) (map[string]int64, error) {
-	return countMetrics(ctx, w, func(line string) string {
-		switch {
-		case strings.HasPrefix(line, "apiserver_request_total{"):
-			if verb := label(line, "verb"); verb == "GET" || verb == "LIST" || verb == "WATCH" {
-				return verb + " " + label(line, "resource")
-			}
-		case strings.HasPrefix(line, "apiserver_terminated_watchers_total{"):
-			return "terminated-watchers " + label(line, "resource")
+func readKey(line string) string {
+	switch {
+	case strings.HasPrefix(line, "apiserver_request_total{"):
+		if verb := label(line, "verb"); verb == "GET" || verb == "LIST" || verb == "WATCH" {
+			return verb + " " + label(line, "resource")
 		}
-		return ""
-	})
+	case strings.HasPrefix(line, "apiserver_terminated_watchers_total{"):
+		return "terminated-watchers " + label(line, "resource")
+	}
+	return ""
 }
 
-// apiWrites counts the API server's write requests by verb and resource
+// writeKey keys the API server's write requests by verb and resource
 // (apiserver_request_total): unlike the manager's own counter it names what was written,
 // and it counts every client (the harness writes too while it plays the controllers).
-func apiWrites(ctx context.Context, w *world) (map[string]int64, error) {
-	return countMetrics(ctx, w, func(line string) string {
-		if !strings.HasPrefix(line, "apiserver_request_total{") {
-			return ""
+func writeKey(line string) string {
+	if !strings.HasPrefix(line, "apiserver_request_total{") {
+		return ""
+	}
+	switch verb := label(line, "verb"); verb {
+	case "GET", "LIST", "WATCH", "CONNECT":
+		return ""
+	default:
+		key := verb + " " + label(line, "resource")
+		if sub := label(line, "subresource"); sub != "" {
+			key += "/" + sub
 		}
-		switch verb := label(line, "verb"); verb {
-		case "GET", "LIST", "WATCH", "CONNECT":
-			return ""
-		default:
-			key := verb + " " + label(line, "resource")
-			if sub := label(line, "subresource"); sub != "" {
-				key += "/" + sub
-			}
-			return key
-		}
-	})
+		return key
+	}
 }
 
-// countMetrics sums the API server's /metrics samples under the key keyOf gives each line
-// ("" skips it).
-func countMetrics(ctx context.Context, w *world, keyOf func(line string) string) (map[string]int64, error) {
+// apiWrites counts the API server's write requests (writeKey).
+func apiWrites(ctx context.Context, w *world) (map[string]int64, error) {
+	counts, err := countMetrics(ctx, w, writeKey)
+	if err != nil {
+		return nil, err
+	}
+	return counts[0], nil
+}
+
+// countMetrics reads the API server's /metrics once and, for each keyOf, sums the samples
+// under the key it gives each line ("" skips it).
+func countMetrics(ctx context.Context, w *world, keyOf ...func(line string) string) ([]map[string]int64, error) {
 	body, err := fromAPIServer(ctx, w, "/metrics")
 	if err != nil {
 		return nil, err
 	}
 	defer body.Close()
-	out := map[string]int64{}
+	out := make([]map[string]int64, len(keyOf))
+	for i := range out {
+		out[i] = map[string]int64{}
+	}
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		if key := keyOf(sc.Text()); key != "" {
-			out[key] += value(sc.Text())
+		line := sc.Text()
+		for i, key := range keyOf {
+			if k := key(line); k != "" {
+				out[i][k] += value(line)
+			}
 		}
 	}
 	return out, sc.Err()
