@@ -35,6 +35,7 @@ import (
 
 	cnpgv1 "github.com/cloudnative-pg/api/pkg/api/v1"
 
+	"github.com/privatedesk/helpdesk-operator/api/v1alpha1"
 	"github.com/privatedesk/helpdesk-operator/controllers"
 	"github.com/privatedesk/helpdesk-operator/internal/resources"
 )
@@ -67,7 +68,7 @@ func main() {
 	flag.DurationVar(&c.resync, "resync", 45*time.Second, "--cache-sync-period of the manager: the idle phase watches one full resync (10h in production)")
 	flag.StringVar(&c.binary, "operator", "", "the helpdesk-operator binary to run as the manager (required)")
 	flag.StringVar(&c.workDir, "work", os.TempDir(), "folder for kubeconfigs and the manager's logs")
-	flag.StringVar(&c.profileDir, "profile-dir", "", "save the manager's and the API server's CPU profiles during convergence, the manager's /metrics when converged and its heap after the change, per N, here")
+	flag.StringVar(&c.profileDir, "profile-dir", "", "save the manager's and the API server's CPU profiles during convergence (and the API server's during the first baseline), the manager's /metrics and one instance when converged, and the manager's heap after the change, per N, here")
 	flag.Float64Var(&c.maxLoad, "max-load", 0, "before each measurement wait until the 1-minute load average is below this (0: do not wait)")
 	flag.DurationVar(&c.loadWait, "max-load-wait", time.Hour, "how long to wait for a quiet machine, in all")
 	flag.DurationVar(&c.converge, "converge-timeout", 14*time.Minute, "how long the operator may take to bring every instance up")
@@ -203,7 +204,15 @@ func measureBaseline(ctx context.Context, c config, n int, when string) (map[str
 	if err != nil {
 		return nil, baselineRun{}, err
 	}
+	var profWG sync.WaitGroup
+	profCtx, stopProf := context.WithCancel(ctx)
+	defer stopProf()
+	if c.profileDir != "" && when == beforeOperator {
+		profileUntil(profCtx, &profWG, apiServerProfiles(w, c.profileDir, fmt.Sprintf("baseline-%d", n)))
+	}
 	res, err := runBaseline(ctx, w, n, c.workers)
+	stopProf()
+	profWG.Wait()
 	if err != nil {
 		return nil, baselineRun{}, err
 	}
@@ -217,6 +226,40 @@ func measureBaseline(ctx context.Context, c config, n int, when string) (map[str
 	}
 	logf("N=%d baseline (%s): %.2fs, %d API writes, children per kind %v", n, when, res.elapsed.Seconds(), res.writes, res.perKind)
 	return res.perKind, run, nil
+}
+
+// saveConvergedInstance saves one converged instance as the API server stores it, with
+// its managedFields: the object whose status writes cost the API server most of the
+// operator's extra CPU, and whose size they follow.
+func saveConvergedInstance(ctx context.Context, w *world, file string) error {
+	inst := &v1alpha1.HelpdeskInstance{}
+	if err := w.client.Get(ctx, client.ObjectKeyFromObject(instance(0)), inst); err != nil {
+		return err
+	}
+	body, err := json.MarshalIndent(inst, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, body, 0o644)
+}
+
+// profileUntil runs save, for profiles numbered from 0, back to back until ctx ends.
+func profileUntil(ctx context.Context, wg *sync.WaitGroup, save func(ctx context.Context, k int)) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for k := 0; ctx.Err() == nil; k++ {
+			save(ctx, k)
+		}
+	}()
+}
+
+// apiServerProfiles saves the API server's 15-second CPU profiles as
+// apiserver-cpu-<phase>-<k>.pprof in dir.
+func apiServerProfiles(w *world, dir, phase string) func(ctx context.Context, k int) {
+	return func(ctx context.Context, k int) {
+		_ = saveFromAPIServer(ctx, w, "/debug/pprof/profile?seconds=15", filepath.Join(dir, fmt.Sprintf("apiserver-cpu-%s-%02d.pprof", phase, k)))
+	}
 }
 
 // setBaseline takes the mean of the baseline's runs, in time and in CPU per process.
@@ -296,22 +339,14 @@ func measureOperator(ctx context.Context, c config, n int, kinds map[string]int,
 	profCtx, stopProf := context.WithCancel(ctx)
 	defer stopProf()
 	if c.profileDir != "" {
-		profWG.Add(2)
-		// 15-second CPU profiles back to back until convergence, of the manager and of the
-		// API server (most of the machine's CPU goes to the latter); merge them with
-		// go tool pprof -proto cpu-converge-N-*.pprof.
-		go func() {
-			defer profWG.Done()
-			for k := 0; profCtx.Err() == nil; k++ {
-				_ = op.profile(profCtx, "profile?seconds=15", filepath.Join(c.profileDir, fmt.Sprintf("cpu-converge-%d-%02d.pprof", n, k)))
-			}
-		}()
-		go func() {
-			defer profWG.Done()
-			for k := 0; profCtx.Err() == nil; k++ {
-				_ = saveFromAPIServer(profCtx, w, "/debug/pprof/profile?seconds=15", filepath.Join(c.profileDir, fmt.Sprintf("apiserver-cpu-converge-%d-%02d.pprof", n, k)))
-			}
-		}()
+		// CPU profiles until convergence, of the manager and of the API server (most of the
+		// machine's CPU goes to the latter); merge them with go tool pprof -proto
+		// cpu-converge-N-*.pprof, and compare the API server's with the baseline's by
+		// -diff_base.
+		profileUntil(profCtx, &profWG, func(ctx context.Context, k int) {
+			_ = op.profile(ctx, "profile?seconds=15", filepath.Join(c.profileDir, fmt.Sprintf("cpu-converge-%d-%02d.pprof", n, k)))
+		})
+		profileUntil(profCtx, &profWG, apiServerProfiles(w, c.profileDir, fmt.Sprintf("converge-%d", n)))
 	}
 	cpu0, err := readCPUTimes()
 	if err != nil {
@@ -340,6 +375,7 @@ func measureOperator(ctx context.Context, c config, n int, kinds map[string]int,
 	if c.profileDir != "" {
 		keptOrSaid(op.saveMetrics(filepath.Join(c.profileDir, fmt.Sprintf("metrics-converge-%d.txt", n))))
 		keptOrSaid(saveAPIMetrics(ctx, w, filepath.Join(c.profileDir, fmt.Sprintf("apiserver-converge-%d.txt", n))))
+		keptOrSaid(saveConvergedInstance(ctx, w, filepath.Join(c.profileDir, fmt.Sprintf("instance-converged-%d.json", n))))
 	}
 	after, err := countMetrics(ctx, w, writeKey, readKey)
 	if err != nil {
